@@ -1,0 +1,44 @@
+package dev.userstore
+
+/** A user: an id in `0..Long.MAX_VALUE` and a name of 1 to 256 code points (see docs/RULES.md). */
+data class User(val id: Long, val name: String)
+
+/**
+ * A thread-safe, in-memory user store. Two implementations share this contract:
+ * [NativeUserStore] (the Rust core through JNI) and [KotlinUserStore] (pure Kotlin).
+ * Swap one for the other in one line; `docs/RULES.md` lists the rules both enforce identically.
+ */
+interface UserStore : AutoCloseable {
+    /** Number of users stored. */
+    val size: Long
+
+    /** Inserts [user], or replaces the user with the same id. */
+    fun put(user: User)
+
+    /** The user with [id], or null. */
+    fun get(id: Long): User?
+
+    /** One entry per id, in the same order, null where missing. */
+    fun getMany(ids: LongArray): List<User?>
+
+    /** Removes the user with [id]; true if there was one. */
+    fun remove(id: Long): Boolean
+
+    /** Users whose name equals [name] exactly, sorted by id. */
+    fun findByName(name: String): List<User>
+
+    /** The user as UTF-8 JSON `{"id":…,"name":…}`, or null. */
+    fun getJson(id: Long): ByteArray?
+
+    /** Imports a UTF-8 JSON array of `{"id":…,"name":…}` objects, all or nothing; returns the record count. */
+    fun importJson(json: ByteArray): Int
+
+    /** All users as a UTF-8 JSON array sorted by id. */
+    fun exportJson(): ByteArray
+
+    /** [get] in the coroutine shape a Ktor handler uses. */
+    suspend fun getUser(id: Long): User?
+
+    /** Frees the store; idempotent. Later calls throw [StoreClosedException]. */
+    override fun close()
+}

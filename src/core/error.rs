@@ -1,0 +1,93 @@
+//! The error type of the core store.
+//!
+//! Every message is written for a human: it becomes the message of the Java exception the JNI
+//! boundary throws (`InvalidUserException` for [`StoreError::InvalidId`] and
+//! [`StoreError::InvalidName`], `InvalidJsonException` for [`StoreError::InvalidJson`]).
+
+use std::fmt;
+
+/// Why a call on [`Store`](crate::core::Store) was refused. The store is unchanged whenever one
+/// of these is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A negative id; ids are `0..=i64::MAX`. Holds the id that was passed.
+    #[error("invalid id {0}: an id must be in 0..=9223372036854775807")]
+    InvalidId(i64),
+
+    /// A name that is not valid UTF-8, is empty, or has more than 256 code points. Holds what
+    /// is wrong, for example `"the name is too long: 257 code points (at most 256)"`.
+    #[error("invalid name: {0}")]
+    InvalidName(String),
+
+    /// An `import_json` input that breaks the rules in `docs/RULES.md`.
+    ///
+    /// Displays as `record <index>: <reason>` when the problem concerns one record (the
+    /// zero-based index of the element in the top-level array), and as `invalid JSON: <reason>`
+    /// otherwise.
+    #[error("{}", JsonMessage::new(.index, .reason))]
+    InvalidJson {
+        /// The zero-based index of the offending record, when the problem concerns one record.
+        index: Option<usize>,
+        /// What is wrong, including the position in the input when known.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// An [`StoreError::InvalidJson`] about the record at `index` (if known).
+    pub(crate) fn json_at(index: Option<usize>, reason: impl Into<String>) -> StoreError {
+        StoreError::InvalidJson {
+            index,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Formats the message of [`StoreError::InvalidJson`].
+struct JsonMessage<'a> {
+    index: Option<usize>,
+    reason: &'a str,
+}
+
+impl<'a> JsonMessage<'a> {
+    fn new(index: &Option<usize>, reason: &'a str) -> JsonMessage<'a> {
+        JsonMessage {
+            index: *index,
+            reason,
+        }
+    }
+}
+
+impl fmt::Display for JsonMessage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.index {
+            Some(index) => write!(f, "record {index}: {}", self.reason),
+            None => write!(f, "invalid JSON: {}", self.reason),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_id_message_names_the_id() {
+        let message = StoreError::InvalidId(-42).to_string();
+        assert!(message.contains("-42"), "{message}");
+    }
+
+    #[test]
+    fn invalid_name_message_says_what_is_wrong() {
+        let message = StoreError::InvalidName("the name is empty".into()).to_string();
+        assert_eq!(message, "invalid name: the name is empty");
+    }
+
+    #[test]
+    fn invalid_json_message_names_the_record() {
+        let message = StoreError::json_at(Some(3), "\"id\" must not be negative").to_string();
+        assert_eq!(message, "record 3: \"id\" must not be negative");
+        let message = StoreError::json_at(None, "trailing comma at line 1 column 4").to_string();
+        assert_eq!(message, "invalid JSON: trailing comma at line 1 column 4");
+    }
+}

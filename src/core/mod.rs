@@ -1,0 +1,16 @@
+//! The pure-Rust core of userstore: the store, its validation and its JSON reading and
+//! writing, with no knowledge of the JVM (the JNI boundary lives elsewhere).
+//!
+//! `docs/RULES.md` is the contract: the same rules are implemented in Kotlin and a
+//! differential test compares the two.
+
+mod error;
+mod import;
+mod json;
+mod name;
+mod store;
+
+pub use self::error::StoreError;
+pub use self::json::write_json_string;
+pub use self::name::MAX_NAME_CODE_POINTS;
+pub use self::store::Store;

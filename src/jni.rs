@@ -1,0 +1,397 @@
+//! The JNI boundary: every `extern "system"` function and every `unsafe` block of the crate.
+//!
+//! The boundary converts; it does not decide. Each export takes primitives and Java arrays, hands
+//! them to the core [`Store`] and turns the result back into primitives and arrays. Every export
+//! runs through [`run`], which
+//! - upgrades the raw JNI environment through jni-rs's `with_env` (which catches panics),
+//! - maps a core error to the specific Java exception (bad input → `InvalidUserException` /
+//!   `InvalidJsonException`, both `IllegalArgumentException`s) and a panic to
+//!   `NativeStoreException` carrying the panic message, through the one [`ThrowJava`] policy,
+//! - and returns a default value (0, false, null) to Java whenever an exception is pending, so no JNI
+//!   call is ever made with an exception pending.
+//!
+//! Handles: `create0` boxes a [`Store`] and returns the pointer as a `jlong`; `destroy0` frees it.
+//! The Kotlin class `NativeUserStore` owns the handle: it never passes 0 or a freed handle, and its
+//! call counter guarantees that `destroy0` runs once, after every call in flight has returned.
+//! The boundary still refuses a 0 handle instead of dereferencing it.
+//!
+//! The Kotlin side is `dev.userstore.NativeBridge`, an `object` whose `@JvmStatic external`
+//! functions give the simple symbol names below.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+use std::any::Any;
+use std::ffi::c_void;
+
+use jni::errors::{Error as JniError, ErrorPolicy};
+use jni::objects::{Global, JByteArray, JClass, JLongArray};
+use jni::strings::JNIString;
+use jni::sys::{jboolean, jint, jlong, JNI_VERSION_1_8};
+use jni::{jni_str, Env, EnvUnowned, JavaVM};
+use once_cell::sync::OnceCell;
+
+use crate::core::{Store, StoreError};
+
+/// Exception classes, looked up once in `JNI_OnLoad` (not on the hot path).
+struct ExceptionClasses {
+    invalid_user: Global<JClass<'static>>,
+    invalid_json: Global<JClass<'static>>,
+    native_store: Global<JClass<'static>>,
+}
+
+static CLASSES: OnceCell<ExceptionClasses> = OnceCell::new();
+
+/// Everything that can go wrong inside an export.
+#[derive(Debug, thiserror::Error)]
+enum BoundaryError {
+    /// The core refused the input or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A JNI call failed (for example an out-of-memory while allocating the result array).
+    #[error("JNI call failed: {0}")]
+    Jni(#[from] JniError),
+    /// A handle of 0: the Kotlin side never sends one, so this is a bug, reported, not followed.
+    #[error("invalid native store handle")]
+    NullHandle,
+    /// A Java array too large for one call.
+    #[error("result of {0} bytes is too large for a Java array")]
+    TooLarge(usize),
+}
+
+type Result<T> = std::result::Result<T, BoundaryError>;
+
+/// The one error policy: core errors and panics become specific Java exceptions.
+struct ThrowJava;
+
+impl<T: Default> ErrorPolicy<T, BoundaryError> for ThrowJava {
+    type Captures<'unowned_env_local: 'native_method, 'native_method> = ();
+
+    fn on_error<'unowned_env_local: 'native_method, 'native_method>(
+        env: &mut Env<'unowned_env_local>,
+        _cap: &mut Self::Captures<'unowned_env_local, 'native_method>,
+        err: BoundaryError,
+    ) -> jni::errors::Result<T> {
+        if env.exception_check() {
+            // A Java exception is already pending (for example from a failed allocation): it wins.
+            return Ok(T::default());
+        }
+        let message = JNIString::new(err.to_string());
+        let thrown = match (&err, CLASSES.get()) {
+            (BoundaryError::Store(StoreError::InvalidJson { .. }), Some(c)) => {
+                env.throw_new(&c.invalid_json, &message)
+            }
+            (BoundaryError::Store(_), Some(c)) => env.throw_new(&c.invalid_user, &message),
+            (_, Some(c)) => env.throw_new(&c.native_store, &message),
+            (_, None) => env.throw_new(jni_str!("java/lang/IllegalStateException"), &message),
+        };
+        // throw_new reports the now pending exception as Err(JavaException): that is the goal here.
+        match thrown {
+            Ok(()) | Err(JniError::JavaException) => Ok(T::default()),
+            Err(other) => Err(other),
+        }
+    }
+
+    fn on_panic<'unowned_env_local: 'native_method, 'native_method>(
+        env: &mut Env<'unowned_env_local>,
+        _cap: &mut Self::Captures<'unowned_env_local, 'native_method>,
+        payload: Box<dyn Any + Send + 'static>,
+    ) -> jni::errors::Result<T> {
+        let text = panic_text(payload.as_ref());
+        // Dropping a payload can itself panic; leak it instead, it is a rare, small object.
+        std::mem::forget(payload);
+        if env.exception_check() {
+            env.exception_clear();
+        }
+        let message = JNIString::new(format!("Rust panic in userstore: {text}"));
+        let thrown = match CLASSES.get() {
+            Some(c) => env.throw_new(&c.native_store, &message),
+            None => env.throw_new(jni_str!("java/lang/RuntimeException"), &message),
+        };
+        match thrown {
+            Ok(()) | Err(JniError::JavaException) => Ok(T::default()),
+            Err(other) => Err(other),
+        }
+    }
+}
+
+/// The text of a panic payload (`panic!("literal")` gives `&str`, `panic!("{x}")` a `String`).
+fn panic_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+/// Runs one export: upgrade the environment, catch panics, map errors, return a default on failure.
+fn run<'local, T: Default>(
+    mut unowned: EnvUnowned<'local>,
+    f: impl FnOnce(&mut Env<'local>) -> Result<T>,
+) -> T {
+    unowned.with_env(f).resolve::<ThrowJava>()
+}
+
+/// The store behind a handle.
+fn store<'a>(handle: jlong) -> Result<&'a Store> {
+    let ptr = handle as *const Store;
+    if ptr.is_null() {
+        return Err(BoundaryError::NullHandle);
+    }
+    // SAFETY: a non-zero handle is a pointer made by `Box::into_raw` in `create0`. NativeUserStore
+    // passes it only between create0 and destroy0, and its call counter makes destroy0 wait until
+    // every call in flight has returned, so the Store is alive for the whole of this call. Store is
+    // Sync, so a shared reference from several threads at once is fine.
+    Ok(unsafe { &*ptr })
+}
+
+/// A Java byte array holding `bytes`.
+fn byte_array<'local>(env: &mut Env<'local>, bytes: &[u8]) -> Result<JByteArray<'local>> {
+    if bytes.len() > i32::MAX as usize {
+        return Err(BoundaryError::TooLarge(bytes.len()));
+    }
+    Ok(env.byte_array_from_slice(bytes)?)
+}
+
+/// The contents of a Java byte array (a copy: the JVM may move the array).
+fn read_bytes(env: &Env<'_>, array: &JByteArray<'_>) -> Result<Vec<u8>> {
+    Ok(env.convert_byte_array(array)?)
+}
+
+/// Caches the exception classes and reports the JNI version this library needs.
+///
+/// # Safety
+/// Called by the JVM with a valid `JavaVM` pointer when `System.load` loads this library.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn JNI_OnLoad(
+    vm: *mut jni::sys::JavaVM,
+    _reserved: *mut c_void,
+) -> jint {
+    if vm.is_null() {
+        return jni::sys::JNI_ERR;
+    }
+    // SAFETY: the JVM passes a valid, non-null JavaVM pointer that lives as long as the process.
+    let vm = unsafe { JavaVM::from_raw(vm) };
+    let cached = vm.attach_current_thread(|env| -> jni::errors::Result<ExceptionClasses> {
+        let invalid_user = env.find_class(jni_str!("dev/userstore/InvalidUserException"))?;
+        let invalid_json = env.find_class(jni_str!("dev/userstore/InvalidJsonException"))?;
+        let native_store = env.find_class(jni_str!("dev/userstore/NativeStoreException"))?;
+        Ok(ExceptionClasses {
+            invalid_user: env.new_global_ref(invalid_user)?,
+            invalid_json: env.new_global_ref(invalid_json)?,
+            native_store: env.new_global_ref(native_store)?,
+        })
+    });
+    match cached {
+        Ok(classes) => {
+            // A second load in the same process keeps the first set: both are valid globals.
+            let _ = CLASSES.set(classes);
+            JNI_VERSION_1_8
+        }
+        Err(_) => jni::sys::JNI_ERR,
+    }
+}
+
+/// `NativeBridge.create0(): Long` — a new empty store.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_create0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> jlong {
+    run(env, |_| Ok(Box::into_raw(Box::new(Store::new())) as jlong))
+}
+
+/// `NativeBridge.destroy0(handle)` — frees the store; NativeUserStore calls it exactly once.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_destroy0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) {
+    run(env, |_| {
+        let ptr = handle as *mut Store;
+        if ptr.is_null() {
+            return Err(BoundaryError::NullHandle);
+        }
+        // SAFETY: the handle came from Box::into_raw in create0; NativeUserStore calls destroy0
+        // once, after its call counter shows no call in flight, and never uses the handle again.
+        drop(unsafe { Box::from_raw(ptr) });
+        Ok(())
+    })
+}
+
+/// `NativeBridge.size0(handle): Long`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_size0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> jlong {
+    run(env, |_| Ok(store(handle)?.len() as jlong))
+}
+
+/// `NativeBridge.put0(handle, id, nameUtf8)` — the name as UTF-8 bytes, validated by the core.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_put0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    id: jlong,
+    name: JByteArray<'local>,
+) {
+    run(env, |env| {
+        let store = store(handle)?;
+        let name = read_bytes(env, &name)?;
+        Ok(store.put(id, &name)?)
+    })
+}
+
+/// `NativeBridge.get0(handle, id): ByteArray?` — the name's UTF-8 bytes, or null.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_get0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    id: jlong,
+) -> JByteArray<'local> {
+    run(env, |env| {
+        // Copy out first, so no Java allocation happens while the store's lock is held.
+        match store(handle)?.get_with(id, |name| name.as_bytes().to_vec())? {
+            Some(name) => byte_array(env, &name),
+            None => Ok(JByteArray::default()),
+        }
+    })
+}
+
+/// `NativeBridge.getMany0(handle, ids): ByteArray` — for each id, a little-endian i32 length
+/// (-1 when missing) followed by that many UTF-8 bytes.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_getMany0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    ids: JLongArray<'local>,
+) -> JByteArray<'local> {
+    run(env, |env| {
+        let store = store(handle)?;
+        let len = ids.len(env)?;
+        let mut id_buf = vec![0 as jlong; len];
+        ids.get_region(env, 0, &mut id_buf)?;
+        let mut out = Vec::with_capacity(len * 16);
+        for &id in &id_buf {
+            let found = store.get_with(id, |name| {
+                out.extend_from_slice(&(name.len() as i32).to_le_bytes());
+                out.extend_from_slice(name.as_bytes());
+            })?;
+            if found.is_none() {
+                out.extend_from_slice(&(-1i32).to_le_bytes());
+            }
+        }
+        byte_array(env, &out)
+    })
+}
+
+/// `NativeBridge.remove0(handle, id): Boolean`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_remove0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    id: jlong,
+) -> jboolean {
+    run(env, |_| Ok(store(handle)?.remove(id)?))
+}
+
+/// `NativeBridge.findByName0(handle, nameUtf8): LongArray` — ids, ascending.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_findByName0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    name: JByteArray<'local>,
+) -> JLongArray<'local> {
+    run(env, |env| {
+        let store = store(handle)?;
+        let name = read_bytes(env, &name)?;
+        let ids: Vec<jlong> = store
+            .find_by_name(&name)?
+            .into_iter()
+            .map(|id| id as jlong)
+            .collect();
+        let array = JLongArray::new(env, ids.len())?;
+        array.set_region(env, 0, &ids)?;
+        Ok(array)
+    })
+}
+
+/// `NativeBridge.getJson0(handle, id): ByteArray?` — `{"id":…,"name":…}` or null.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_getJson0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    id: jlong,
+) -> JByteArray<'local> {
+    run(env, |env| {
+        let mut out = Vec::with_capacity(64);
+        if store(handle)?.write_json(id, &mut out)? {
+            byte_array(env, &out)
+        } else {
+            Ok(JByteArray::default())
+        }
+    })
+}
+
+/// `NativeBridge.importJson0(handle, json): Int` — all or nothing; the record count.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_importJson0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    json: JByteArray<'local>,
+) -> jint {
+    run(env, |env| {
+        let store = store(handle)?;
+        let json = read_bytes(env, &json)?;
+        let count = store.import_json(&json)?;
+        // A Java byte[] holds < 2^31 bytes and a record takes more than one, so this always fits.
+        Ok(jint::try_from(count).unwrap_or(jint::MAX))
+    })
+}
+
+/// `NativeBridge.exportJson0(handle): ByteArray` — all users, sorted by id.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_exportJson0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> JByteArray<'local> {
+    run(env, |env| {
+        let json = store(handle)?.export_json();
+        byte_array(env, &json)
+    })
+}
+
+/// `NativeBridge.panicForTest0(message)` — panics on purpose (test builds only), so the tests can
+/// prove that a panic becomes a `NativeStoreException` and the JVM survives.
+#[cfg(feature = "test-hooks")]
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_panicForTest0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    message: JByteArray<'local>,
+) {
+    run(env, |env| -> Result<()> {
+        let message = read_bytes(env, &message)?;
+        panic!("{}", String::from_utf8_lossy(&message));
+    })
+}
+
+/// `NativeBridge.hasTestHooks0(): Boolean` — whether this build has the test-only entries.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_hasTestHooks0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> jboolean {
+    run(env, |_| Ok(cfg!(feature = "test-hooks")))
+}

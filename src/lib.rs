@@ -1,0 +1,11 @@
+//! userstore: a user store in Rust, exposed to the JVM through JNI.
+//!
+//! - [`core`]: the store itself, a plain Rust library with no JNI in it (tested in `tests/`,
+//!   benchmarked in `benches/`).
+//! - `jni` (private): the JNI boundary, the only module with `extern "system"` functions and
+//!   `unsafe`; it converts between Java arrays and the core API and turns errors and panics into
+//!   Java exceptions.
+pub mod core;
+mod jni;
+
+pub use crate::core::{Store, StoreError};
