@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# ./gradlew: the project's one build entry point, with Gradle's task names.
+#
+# Why not Gradle itself: the Gradle distribution cannot be fetched on this project's machines (they
+# reach only package registries, and none of them serves it), so this script runs the same tasks
+# with Maven (pom.xml, kotlin-demo/pom.xml), which those registries do serve. Tasks:
+#
+#   ./gradlew check        Rust fmt + clippy + tests, Kotlin tests (-Xcheck:jni), ktlint
+#   ./gradlew test         the tests only (Rust and Kotlin), no linters
+#   ./gradlew build        check + the jar and installDist
+#   ./gradlew installDist  kotlin-demo/build/install/kotlin-demo/{bin/kotlin-demo, lib/*.jar}
+#   ./gradlew run [--args="..."]   installDist, then runs the demo with those arguments
+#   ./gradlew clean        deletes kotlin-demo/build and the cargo target folder
+#   ./gradlew tasks        this list
+#
+# Several tasks run in order (./gradlew clean check). A leading ":" or ":kotlin-demo:" is accepted.
+# Gradle's common flags (--no-daemon, --offline, -q, --info, --stacktrace, --console=...) are
+# accepted; --offline and -q are passed on to Maven.
+#
+# Maven: `mvn` on the PATH (or MAVEN_HOME); without one, Maven 3.9.9 is fetched once from the Apache
+# archive, verified against its pinned SHA-512 (USERSTORE_MAVEN_URL overrides the address, and
+# forces this path, for testing). Artifacts go to the usual Maven repository, or to
+# $GRADLE_USER_HOME/maven-repository when GRADLE_USER_HOME is set, so an empty Gradle home means
+# empty caches, as with Gradle. Needs cargo (stable Rust) and a JDK 17+ as well.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+cd "$root"
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+die() { echo "gradlew: $*" >&2; exit 1; }
+
+tasks=() run_args="" mvn_flags=(-B --no-transfer-progress)
+while [ $# -gt 0 ]; do
+  case $1 in
+    --args=*) run_args=${1#--args=} ;;
+    --args) shift; run_args=${1:-} ;;
+    --offline) mvn_flags+=(--offline) ;;
+    -q|--quiet) mvn_flags+=(-q) ;;
+    --no-daemon|--daemon|--info|--debug|--stacktrace|-s|--scan|--no-scan|--console=*|--warning-mode=*|--parallel|--no-parallel|--build-cache|--no-build-cache|--continue) ;;
+    -h|--help|help|tasks) usage; exit 0 ;;
+    -*) die "unknown option $1 (see ./gradlew tasks)" ;;
+    *) t=${1#:}; t=${t#kotlin-demo:}; tasks+=("$t") ;;
+  esac
+  shift
+done
+[ ${#tasks[@]} -gt 0 ] || { usage; exit 0; }
+
+# Maven: on the PATH, in MAVEN_HOME, or a pinned release fetched once from the Apache archive
+# (checked against its SHA-512) into the Gradle user home.
+maven_version=3.9.9
+maven_sha512=a555254d6b53d267965a3404ecb14e53c3827c09c3b94b5678835887ab404556bfaf78dcfe03ba76fa2508649dca8531c74bca4d5846513522404d48e8c4ac8b
+maven_url=${USERSTORE_MAVEN_URL:-https://archive.apache.org/dist/maven/maven-3/$maven_version/binaries/apache-maven-$maven_version-bin.tar.gz}
+bootstrap_maven() {
+  local home=${GRADLE_USER_HOME:-$HOME/.gradle}/userstore/apache-maven-$maven_version
+  if [ ! -x "$home/bin/mvn" ]; then
+    local tmp
+    tmp=$(mktemp -d)
+    echo "gradlew: no mvn on the PATH; fetching Maven $maven_version from $maven_url" >&2
+    if command -v curl > /dev/null 2>&1; then curl -fsSL --retry 3 -o "$tmp/maven.tar.gz" "$maven_url"
+    elif command -v wget > /dev/null 2>&1; then wget -q -O "$tmp/maven.tar.gz" "$maven_url"
+    else die "no mvn, curl or wget: install Maven (apt-get install maven, brew install maven)"
+    fi || die "could not download $maven_url; install Maven (apt-get install maven, brew install maven)"
+    echo "$maven_sha512  $tmp/maven.tar.gz" | sha512sum -c --quiet - > /dev/null 2>&1 \
+      || die "the Maven download does not match its pinned SHA-512; refusing to use it"
+    mkdir -p "$(dirname "$home")"
+    tar -xzf "$tmp/maven.tar.gz" -C "$tmp"
+    rm -rf "$home"
+    mv "$tmp/apache-maven-$maven_version" "$home"
+    rm -rf "$tmp"
+  fi
+  mvn=$home/bin/mvn
+}
+if [ -z "${USERSTORE_MAVEN_URL:-}" ] && command -v mvn > /dev/null 2>&1; then mvn=mvn
+elif [ -z "${USERSTORE_MAVEN_URL:-}" ] && [ -n "${MAVEN_HOME:-}" ] && [ -x "$MAVEN_HOME/bin/mvn" ]; then mvn=$MAVEN_HOME/bin/mvn
+else bootstrap_maven
+fi
+command -v cargo > /dev/null 2>&1 || die "cargo is needed on the PATH (stable Rust, e.g. from rustup)."
+if [ -n "${GRADLE_USER_HOME:-}" ]; then
+  mkdir -p "$GRADLE_USER_HOME/maven-repository"
+  mvn_flags+=("-Dmaven.repo.local=$GRADLE_USER_HOME/maven-repository")
+fi
+
+# The platform folder inside the jar, as the Kotlin loader computes it.
+case "$(uname -s)" in
+  Linux) os=linux lib=libuserstore.so ;;
+  Darwin) os=darwin lib=libuserstore.dylib ;;
+  *) die "unsupported OS $(uname -s)" ;;
+esac
+case "$(uname -m)" in
+  x86_64|amd64) arch=x86_64 ;;
+  aarch64|arm64) arch=aarch64 ;;
+  *) arch=$(uname -m) ;;
+esac
+mvn_flags+=("-Dnative.platform=$os-$arch" "-Dnative.libname=$lib")
+
+maven() { echo "> mvn $*" >&2; "$mvn" "${mvn_flags[@]}" "$@"; }
+
+for task in "${tasks[@]}"; do
+  case $task in
+    check) maven verify ;;
+    build) maven verify ;;
+    test) maven verify -DskipRustLint=true -Dktlint.skip=true ;;
+    assemble|jar|installDist) maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true ;;
+    run)
+      maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true
+      # Gradle splits --args on white space, honouring quotes; so does this.
+      eval "set -- $run_args"
+      echo "> kotlin-demo $*" >&2
+      kotlin-demo/build/install/kotlin-demo/bin/kotlin-demo "$@"
+      ;;
+    clean)
+      maven clean
+      cargo clean --target-dir "$root/target"
+      ;;
+    *) die "task '$task' not found (see ./gradlew tasks)" ;;
+  esac
+done
