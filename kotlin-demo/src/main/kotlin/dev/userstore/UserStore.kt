@@ -1,7 +1,10 @@
 package dev.userstore
 
 /** A user: an id in `0..Long.MAX_VALUE` and a name of 1 to 256 code points (see docs/RULES.md). */
-data class User(val id: Long, val name: String)
+data class User(
+    val id: Long,
+    val name: String,
+)
 
 /**
  * A thread-safe, in-memory user store. Two implementations share this contract:

@@ -1,0 +1,205 @@
+package dev.userstore
+
+import dev.userstore.internal.StrictJson
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.ConcurrentSkipListSet
+
+/**
+ * The pure-Kotlin [UserStore]: the same rules as [NativeUserStore] (docs/RULES.md), with no native code.
+ *
+ * Thread safety: users live in a [ConcurrentHashMap] keyed by id, and a name index maps each name to the
+ * sorted set of ids holding it. Every change of one id (put, replace, remove) runs inside
+ * `ConcurrentHashMap.compute` for that id, and updates the index there, so changes of the same id are
+ * serialised and the index never disagrees with the map once a change is done. Index sets are changed
+ * only inside `compute` for their name, so a set is never dropped while another id is being added to it.
+ * Locks are always taken id first, then name, so they cannot deadlock. Reads take no lock: [get],
+ * [getMany], [getJson] and [size] read the map directly; [findByName] reads the index and keeps only the
+ * users whose current name still matches, so it never returns a user under a name it no longer has.
+ *
+ * [importJson] parses and validates its whole input before changing anything, so an invalid input
+ * changes nothing (all-or-nothing with respect to errors). A valid input is then applied record by
+ * record, each like a [put]: readers running at the same time may see some records of the import and
+ * not yet others, and [exportJson] running at the same time may include part of it. The import is not
+ * one atomic snapshot; this keeps every read lock-free.
+ *
+ * Closing: [close] sets a volatile flag and then empties both maps. Every call checks the flag before it
+ * starts and again when it is done, so a call racing with [close] either returns what it would have
+ * returned before the close or throws [StoreClosedException], never a result damaged by the emptying;
+ * a write that lands after the emptying is removed again before its [StoreClosedException] is thrown.
+ */
+class KotlinUserStore : UserStore {
+    private val users = ConcurrentHashMap<Long, User>()
+    private val idsByName = ConcurrentHashMap<String, ConcurrentSkipListSet<Long>>()
+
+    @Volatile
+    private var closed = false
+
+    override val size: Long
+        get() {
+            checkOpen()
+            return finish(users.mappingCount())
+        }
+
+    override fun put(user: User) {
+        checkOpen()
+        checkId(user.id)
+        checkName(user.name)
+        store(user)
+        finishWrite()
+    }
+
+    override fun get(id: Long): User? {
+        checkOpen()
+        checkId(id)
+        return finish(users[id])
+    }
+
+    override fun getMany(ids: LongArray): List<User?> {
+        checkOpen()
+        for (id in ids) checkId(id)
+        val result = ArrayList<User?>(ids.size)
+        for (id in ids) result.add(users[id])
+        return finish(result)
+    }
+
+    override fun remove(id: Long): Boolean {
+        checkOpen()
+        checkId(id)
+        var removed = false
+        users.computeIfPresent(id) { _, old ->
+            unindex(old)
+            removed = true
+            null
+        }
+        finishWrite()
+        return removed
+    }
+
+    override fun findByName(name: String): List<User> {
+        checkOpen()
+        checkName(name)
+        val ids = idsByName[name] ?: return finish(emptyList())
+        val result = ArrayList<User>(ids.size)
+        // The set iterates in ascending id order; an id may have moved on to another name meanwhile.
+        for (id in ids) {
+            val user = users[id]
+            if (user != null && user.name == name) result.add(user)
+        }
+        return finish(result)
+    }
+
+    override fun getJson(id: Long): ByteArray? {
+        checkOpen()
+        checkId(id)
+        val user = users[id] ?: return finish(null)
+        return finish(StrictJson.userJson(user))
+    }
+
+    /**
+     * Validates the whole input first (an invalid input throws [InvalidJsonException] and changes nothing),
+     * then applies the records one by one in input order; see the class documentation for what concurrent
+     * readers can observe meanwhile.
+     */
+    override fun importJson(json: ByteArray): Int {
+        checkOpen()
+        val records = StrictJson.parseRecords(json)
+        checkOpen()
+        for (user in records) store(user)
+        finishWrite()
+        return records.size
+    }
+
+    override fun exportJson(): ByteArray {
+        checkOpen()
+        val snapshot = ArrayList<User>(users.size)
+        snapshot.addAll(users.values)
+        snapshot.sortBy { it.id }
+        return finish(StrictJson.arrayJson(snapshot))
+    }
+
+    /** Same as [get]: the map lookup never blocks, so no dispatcher switch is needed. */
+    override suspend fun getUser(id: Long): User? = get(id)
+
+    /** Marks the store closed and frees its contents; closing again does nothing. */
+    override fun close() {
+        if (closed) return
+        closed = true
+        clearAll()
+    }
+
+    /** Inserts or replaces [user] (already validated), keeping the name index in step. */
+    private fun store(user: User) {
+        users.compute(user.id) { _, old ->
+            if (old == null || old.name != user.name) {
+                if (old != null) unindex(old)
+                idsByName.compute(user.name) { _, ids ->
+                    (ids ?: ConcurrentSkipListSet()).apply { add(user.id) }
+                }
+            }
+            user
+        }
+    }
+
+    /** Removes [user]'s id from its name's set, dropping the set once empty. Called inside `compute` for the id. */
+    private fun unindex(user: User) {
+        idsByName.computeIfPresent(user.name) { _, ids ->
+            ids.remove(user.id)
+            if (ids.isEmpty()) null else ids
+        }
+    }
+
+    private fun checkOpen() {
+        if (closed) throw StoreClosedException()
+    }
+
+    /** Returns [result] unless the store was closed while the call ran (then the result may be damaged). */
+    private fun <T> finish(result: T): T {
+        checkOpen()
+        return result
+    }
+
+    /** After a write: if the store was closed meanwhile, the write may have landed after the emptying; undo it. */
+    private fun finishWrite() {
+        if (closed) {
+            clearAll()
+            throw StoreClosedException()
+        }
+    }
+
+    private fun clearAll() {
+        users.clear()
+        idsByName.clear()
+    }
+
+    private companion object {
+        const val MAX_NAME_CODE_POINTS = StrictJson.MAX_NAME_CODE_POINTS
+
+        fun checkId(id: Long) {
+            if (id < 0) throw InvalidUserException("invalid id $id: an id must be in 0..=${Long.MAX_VALUE}")
+        }
+
+        /** 1 to 256 code points, no unpaired surrogate. */
+        fun checkName(name: String) {
+            if (name.isEmpty()) throw InvalidUserException("invalid name: the name is empty")
+            var codePoints = 0
+            var i = 0
+            while (i < name.length) {
+                val c = name[i]
+                if (Character.isSurrogate(c)) {
+                    if (Character.isHighSurrogate(c) && i + 1 < name.length && Character.isLowSurrogate(name[i + 1])) {
+                        i++
+                    } else {
+                        throw InvalidUserException("invalid name: unpaired surrogate U+%04X at index %d".format(c.code, i))
+                    }
+                }
+                codePoints++
+                i++
+            }
+            if (codePoints > MAX_NAME_CODE_POINTS) {
+                throw InvalidUserException(
+                    "invalid name: the name is too long: $codePoints code points (at most $MAX_NAME_CODE_POINTS)",
+                )
+            }
+        }
+    }
+}

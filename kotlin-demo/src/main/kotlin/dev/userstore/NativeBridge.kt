@@ -1,0 +1,62 @@
+package dev.userstore
+
+/**
+ * The raw native functions, implemented in `src/jni.rs`. Private to the library: they take
+ * primitives and arrays only, and trust their caller ([NativeUserStore]) to pass a live handle.
+ * Names are UTF-8 byte arrays; see each function in `src/jni.rs` for its encoding.
+ */
+internal object NativeBridge {
+    init {
+        NativeLoader.ensureLoaded()
+    }
+
+    @JvmStatic external fun create0(): Long
+
+    @JvmStatic external fun destroy0(handle: Long)
+
+    @JvmStatic external fun size0(handle: Long): Long
+
+    @JvmStatic external fun put0(
+        handle: Long,
+        id: Long,
+        nameUtf8: ByteArray,
+    )
+
+    @JvmStatic external fun get0(
+        handle: Long,
+        id: Long,
+    ): ByteArray?
+
+    @JvmStatic external fun getMany0(
+        handle: Long,
+        ids: LongArray,
+    ): ByteArray
+
+    @JvmStatic external fun remove0(
+        handle: Long,
+        id: Long,
+    ): Boolean
+
+    @JvmStatic external fun findByName0(
+        handle: Long,
+        nameUtf8: ByteArray,
+    ): LongArray
+
+    @JvmStatic external fun getJson0(
+        handle: Long,
+        id: Long,
+    ): ByteArray?
+
+    @JvmStatic external fun importJson0(
+        handle: Long,
+        json: ByteArray,
+    ): Int
+
+    @JvmStatic external fun exportJson0(handle: Long): ByteArray
+
+    /** Whether the loaded library was built with the `test-hooks` feature. */
+    @JvmStatic external fun hasTestHooks0(): Boolean
+
+    /** Panics inside Rust on purpose; present only in `test-hooks` builds. */
+    @JvmStatic external fun panicForTest0(message: ByteArray)
+}

@@ -1,0 +1,140 @@
+package dev.userstore
+
+import java.lang.ref.Cleaner
+import java.lang.ref.Reference
+import java.nio.ByteBuffer
+import java.nio.ByteOrder
+import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.atomic.AtomicLong
+
+/**
+ * The user store implemented in Rust (`src/core`), called through JNI (`src/jni.rs`).
+ *
+ * The native memory is owned by this object and freed exactly once: by [close], or, as a backstop
+ * only, by a [Cleaner] when the object becomes unreachable without having been closed. Every call
+ * registers itself in a call counter; [close] marks the store closed, waits until the calls in
+ * flight have returned, then frees. So a close racing with calls on other threads can never free
+ * memory under a running call: each racing call either completes or throws [StoreClosedException].
+ *
+ * Validation happens in the Rust core (ids, name length, JSON). The one rule checked here is the
+ * one that must be checked before encoding: a name with an unpaired surrogate has no UTF-8 form.
+ */
+class NativeUserStore private constructor(
+    private val handle: Long,
+) : UserStore {
+    /** A new, empty store. Loads the native library on first use. */
+    constructor() : this(NativeBridge.create0())
+
+    /** Bit 62: closed. Bits 0..61: calls in flight. */
+    private val state = AtomicLong(0)
+    private val resource = NativeResource(handle)
+    private val cleanable = CLEANER.register(this, resource)
+
+    override val size: Long
+        get() = call { NativeBridge.size0(it) }
+
+    override fun put(user: User) = call { NativeBridge.put0(it, user.id, encodeName(user.name)) }
+
+    override fun get(id: Long): User? = call { NativeBridge.get0(it, id) }?.let { User(id, decode(it)) }
+
+    override fun getMany(ids: LongArray): List<User?> {
+        val packed = call { NativeBridge.getMany0(it, ids) }
+        val buffer = ByteBuffer.wrap(packed).order(ByteOrder.LITTLE_ENDIAN)
+        val result = ArrayList<User?>(ids.size)
+        for (id in ids) {
+            val length = buffer.getInt()
+            if (length < 0) {
+                result.add(null)
+            } else {
+                result.add(User(id, String(packed, buffer.position(), length, Charsets.UTF_8)))
+                buffer.position(buffer.position() + length)
+            }
+        }
+        return result
+    }
+
+    override fun remove(id: Long): Boolean = call { NativeBridge.remove0(it, id) }
+
+    override fun findByName(name: String): List<User> {
+        val ids = call { NativeBridge.findByName0(it, encodeName(name)) }
+        return ids.map { User(it, name) }
+    }
+
+    override fun getJson(id: Long): ByteArray? = call { NativeBridge.getJson0(it, id) }
+
+    override fun importJson(json: ByteArray): Int = call { NativeBridge.importJson0(it, json) }
+
+    override fun exportJson(): ByteArray = call { NativeBridge.exportJson0(it) }
+
+    override suspend fun getUser(id: Long): User? = get(id)
+
+    override fun close() {
+        while (true) {
+            val s = state.get()
+            if (s and CLOSED != 0L) return
+            if (state.compareAndSet(s, s or CLOSED)) break
+        }
+        // No new call can start now; wait for the calls in flight, then free once.
+        var spins = 0
+        while (state.get() and IN_FLIGHT != 0L) {
+            if (++spins < 100) Thread.onSpinWait() else Thread.yield()
+        }
+        cleanable.clean()
+    }
+
+    override fun toString(): String = if (state.get() and CLOSED != 0L) "NativeUserStore(closed)" else "NativeUserStore"
+
+    private inline fun <T> call(block: (Long) -> T): T {
+        enter()
+        try {
+            return block(handle)
+        } finally {
+            state.decrementAndGet()
+            Reference.reachabilityFence(this)
+        }
+    }
+
+    private fun enter() {
+        while (true) {
+            val s = state.get()
+            if (s and CLOSED != 0L) throw StoreClosedException()
+            if (state.compareAndSet(s, s + 1)) return
+        }
+    }
+
+    /** Frees the native store once; the Cleaner runs it, from close() or after the store is unreachable. */
+    private class NativeResource(
+        private val handle: Long,
+    ) : Runnable {
+        private val freed = AtomicBoolean(false)
+
+        override fun run() {
+            if (freed.compareAndSet(false, true)) NativeBridge.destroy0(handle)
+        }
+    }
+
+    private companion object {
+        const val CLOSED = 1L shl 62
+        const val IN_FLIGHT = CLOSED - 1
+        val CLEANER: Cleaner = Cleaner.create()
+
+        fun decode(utf8: ByteArray) = String(utf8, Charsets.UTF_8)
+
+        /** UTF-8 bytes of [name]; a name with an unpaired surrogate has none and is refused. */
+        fun encodeName(name: String): ByteArray {
+            var i = 0
+            while (i < name.length) {
+                val c = name[i]
+                if (Character.isHighSurrogate(c) && i + 1 < name.length && Character.isLowSurrogate(name[i + 1])) {
+                    i += 2
+                    continue
+                }
+                if (Character.isSurrogate(c)) {
+                    throw InvalidUserException("name has an unpaired surrogate U+%04X at index %d".format(c.code, i))
+                }
+                i++
+            }
+            return name.toByteArray(Charsets.UTF_8)
+        }
+    }
+}
