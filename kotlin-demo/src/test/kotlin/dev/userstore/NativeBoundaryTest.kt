@@ -1,0 +1,101 @@
+package dev.userstore
+
+import org.junit.jupiter.api.Test
+import java.io.File
+import java.util.concurrent.TimeUnit
+import kotlin.test.assertContains
+import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
+import kotlin.test.assertFalse
+import kotlin.test.assertTrue
+
+/** What only the native store has: the loader, panics crossing the boundary, the handle's life. */
+class NativeBoundaryTest {
+    @Test
+    fun `the tests run against the test-hooks build`() {
+        NativeLoader.ensureLoaded()
+        assertTrue(NativeBridge.hasTestHooks0(), "expected -Duserstore.library.path to point at the test-hooks build")
+    }
+
+    @Test
+    fun `a Rust panic becomes a NativeStoreException naming it, and the store stays usable`() {
+        NativeUserStore().use { store ->
+            store.put(User(1, "before"))
+            repeat(3) { round ->
+                val e = assertFailsWith<NativeStoreException> { NativeBridge.panicForTest0("boom $round".toByteArray()) }
+                assertContains(e.message.orEmpty(), "boom $round")
+                assertContains(e.message.orEmpty(), "panic")
+            }
+            assertEquals(User(1, "before"), store.get(1))
+            store.put(User(2, "after"))
+            assertEquals(2, store.size)
+        }
+    }
+
+    @Test
+    fun `close is idempotent and calls after close throw StoreClosedException`() {
+        val store = NativeUserStore()
+        store.put(User(7, "seven"))
+        store.close()
+        store.close()
+        assertFailsWith<StoreClosedException> { store.get(7) }
+        assertFailsWith<StoreClosedException> { store.size }
+    }
+
+    @Test
+    fun `many stores created, filled and closed do not interfere`() {
+        val stores = List(50) { NativeUserStore() }
+        stores.forEachIndexed { i, s -> s.put(User(i.toLong(), "user-$i")) }
+        stores.forEachIndexed { i, s -> assertEquals(listOf(User(i.toLong(), "user-$i")), s.findByName("user-$i")) }
+        stores.forEach { it.close() }
+    }
+
+    @Test
+    fun `without the override the library is loaded from the classpath resource`() {
+        val output = runProbe(emptyList())
+        assertEquals(0, output.first, output.second)
+        assertContains(output.second, "loaded from ")
+        assertContains(output.second, "native/${NativeLoader.platform}/${NativeLoader.libraryFileName}")
+        assertContains(output.second, "roundtrip ok")
+        assertFalse(output.second.contains("WARNING"), output.second)
+    }
+
+    @Test
+    fun `a wrong override fails with an UnsatisfiedLinkError listing what was tried`() {
+        val output = runProbe(listOf("-D${NativeLoader.PATH_PROPERTY}=/nonexistent/libuserstore.so"))
+        assertEquals(3, output.first, output.second)
+        assertContains(output.second, "UnsatisfiedLinkError")
+        assertContains(output.second, "/nonexistent/libuserstore.so")
+        assertContains(output.second, "tried:")
+    }
+
+    /** Runs [LoaderProbe] in a fresh JVM (the library loads once per JVM); returns exit code and output. */
+    private fun runProbe(jvmArgs: List<String>): Pair<Int, String> {
+        val java = File(System.getProperty("java.home"), "bin/java").path
+        val command =
+            listOf(java, "-Xcheck:jni") + jvmArgs +
+                listOf("-cp", System.getProperty("java.class.path"), LoaderProbe::class.java.name)
+        val process = ProcessBuilder(command).redirectErrorStream(true).start()
+        val text = process.inputStream.bufferedReader().readText()
+        assertTrue(process.waitFor(60, TimeUnit.SECONDS), "probe JVM did not finish")
+        return process.exitValue() to text
+    }
+}
+
+/** The child JVM of the loader tests. Exit 0: loaded and worked; 3: UnsatisfiedLinkError. */
+object LoaderProbe {
+    @JvmStatic
+    fun main(args: Array<String>) {
+        try {
+            NativeUserStore().use { store ->
+                store.put(User(1, "a\u0000b\uD83D\uDE00"))
+                check(store.get(1) == User(1, "a\u0000b\uD83D\uDE00"))
+                println("loaded from ${NativeLoader.loadedFrom}")
+                println("roundtrip ok")
+            }
+        } catch (e: UnsatisfiedLinkError) {
+            println("UnsatisfiedLinkError: ${e.message}")
+            System.exit(3)
+        }
+    }
+}
