@@ -1,0 +1,144 @@
+package dev.userstore.demo
+
+import com.github.ajalt.clikt.core.CliktCommand
+import com.github.ajalt.clikt.core.CliktError
+import com.github.ajalt.clikt.core.Context
+import com.github.ajalt.clikt.core.context
+import com.github.ajalt.clikt.output.MordantHelpFormatter
+import com.github.ajalt.clikt.parameters.options.check
+import com.github.ajalt.clikt.parameters.options.default
+import com.github.ajalt.clikt.parameters.options.option
+import com.github.ajalt.clikt.parameters.types.double
+import com.github.ajalt.clikt.parameters.types.enum
+import com.github.ajalt.clikt.parameters.types.int
+import com.github.ajalt.clikt.parameters.types.long
+import com.github.ajalt.clikt.parameters.types.path
+import com.github.ajalt.clikt.parameters.types.restrictTo
+import java.io.IOException
+import java.io.OutputStream
+import java.io.PrintStream
+import java.nio.file.Files
+import java.nio.file.Path
+
+/** Largest `--users`: the demo keeps all users of a load in one array, and both stores in one heap. */
+internal const val MAX_USERS = 20_000_000
+
+/** Nanoseconds in a second. */
+internal const val NANOS_PER_SECOND = 1_000_000_000L
+
+/** Which stores `--store` selects. */
+enum class StoreChoice(
+    internal val kinds: List<StoreKind>,
+) {
+    NATIVE(listOf(StoreKind.NATIVE)),
+    KOTLIN(listOf(StoreKind.KOTLIN)),
+    BOTH(listOf(StoreKind.NATIVE, StoreKind.KOTLIN)),
+}
+
+/** Everything `compare` was asked to do, validated. */
+internal data class CompareOptions(
+    val users: Int,
+    val durationSeconds: Double,
+    val warmupSeconds: Double,
+    val threads: Int,
+    val seed: Long,
+    val stores: List<StoreKind>,
+    val batchSize: Int,
+    val json: Path?,
+) {
+    /** `--duration` in nanoseconds. */
+    val durationNanos: Long get() = (durationSeconds * NANOS_PER_SECOND).toLong()
+
+    /** `--warmup` in nanoseconds. */
+    val warmupNanos: Long get() = (warmupSeconds * NANOS_PER_SECOND).toLong()
+}
+
+/** [stream] as a UTF-8 print stream (JDK 17 would otherwise encode "µ" with the locale's charset). */
+private fun utf8(stream: OutputStream): PrintStream = PrintStream(stream, true, Charsets.UTF_8)
+
+/**
+ * `compare`: loads the same users into each selected store, runs the same lookups against each
+ * and prints a side-by-side table of what was measured (see [Benchmark] and [Report]).
+ *
+ * It writes to plain streams rather than through Clikt's terminal, which would load JNA (a JNI
+ * library of its own) into the process being measured.
+ *
+ * @param out where the report goes
+ * @param err where progress goes
+ */
+class CompareCommand(
+    private val out: PrintStream = utf8(System.out),
+    private val err: PrintStream = utf8(System.err),
+) : CliktCommand(name = "compare") {
+    private val users by option("--users", metavar = "N", help = "users loaded into each store")
+        .int()
+        .restrictTo(1..MAX_USERS)
+        .default(1_000_000)
+    private val duration by option("--duration", metavar = "SECONDS", help = "seconds each store spends in each of the 3 measured loops")
+        .double()
+        .restrictTo(0.1..3600.0)
+        .default(3.0)
+        .check("must be a number") { it.isFinite() }
+    private val warmup by option("--warmup", metavar = "SECONDS", help = "seconds of unrecorded warm-up lookups per store")
+        .double()
+        .restrictTo(0.0..600.0)
+        .default(2.0)
+        .check("must be a number") { it.isFinite() }
+    private val threads by option("--threads", metavar = "N", help = "lookup threads; >1 reports aggregate throughput")
+        .int()
+        .restrictTo(1..256)
+        .default(1)
+    private val seed by option("--seed", metavar = "N", help = "seed of the load order and of the lookup ids")
+        .long()
+        .default(42L)
+    private val store by option("--store", help = "which stores to measure")
+        .enum<StoreChoice> { it.name.lowercase() }
+        .default(StoreChoice.BOTH, defaultForHelp = "both")
+    private val batch by option("--batch", metavar = "N", help = "ids per getMany call")
+        .int()
+        .restrictTo(1..65_536)
+        .default(1024)
+    private val json by option("--json", metavar = "PATH", help = "also write the raw results as JSON to PATH")
+        .path(canBeDir = false)
+
+    init {
+        context { helpFormatter = { MordantHelpFormatter(it, showDefaultValues = true) } }
+    }
+
+    override fun help(context: Context): String =
+        "Loads the same users into the native (Rust, JNI) and the Kotlin store, runs the same lookups " +
+            "against each and prints what was measured side by side."
+
+    override fun run() {
+        val options = CompareOptions(users, duration, warmup, threads, seed, store.kinds, batch, json)
+        val environment = Environment.capture()
+        val results =
+            Progress(::writeProgress).use { progress ->
+                GcMonitor().use { gc -> Benchmark(options, environment, gc, progress).run() }
+            }
+        out.println(Report(environment, options, results).render())
+        options.json?.let { writeJson(it, Json.encode(resultsToJson(environment, options, results))) }
+    }
+
+    /** Writes a progress [text] to [err], ending the line if [newline]. */
+    private fun writeProgress(
+        text: String,
+        newline: Boolean,
+    ) {
+        if (newline) err.println(text) else err.print(text)
+        err.flush()
+    }
+
+    /** Writes [text] to [path], turning an I/O failure into a plain error message. */
+    private fun writeJson(
+        path: Path,
+        text: String,
+    ) {
+        try {
+            Files.writeString(path, text + "\n")
+        } catch (e: IOException) {
+            throw CliktError("cannot write --json file $path: ${e.message}")
+        }
+        out.println("raw results written to $path")
+    }
+}
