@@ -30,7 +30,7 @@ cd "$root"
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 die() { echo "gradlew: $*" >&2; exit 1; }
 
-tasks=() run_args="" mvn_flags=(-B --no-transfer-progress)
+tasks=() run_args="" mvn_flags=(-B --no-transfer-progress -Dstyle.color=never)
 while [ $# -gt 0 ]; do
   case $1 in
     --args=*) run_args=${1#--args=} ;;
