@@ -218,6 +218,40 @@ impl Store {
         out
     }
 
+    /// Calls `f` for every user in ascending id order, on one consistent view of the store
+    /// (writers wait until it returns). Snapshots are written from this.
+    pub fn for_each_sorted(&self, mut f: impl FnMut(u64, &str)) {
+        let inner = self.read();
+        let mut users: Vec<(u64, &str)> = inner
+            .users
+            .iter()
+            .map(|(&id, name)| (id, &**name))
+            .collect();
+        users.sort_unstable_by_key(|&(id, _)| id);
+        for (id, name) in users {
+            f(id, name);
+        }
+    }
+
+    /// Replaces the whole content with `users` (already validated by the caller, e.g. read from
+    /// a snapshot whose checksum matched). Readers see the old or the new content, never a mix.
+    /// When an id occurs twice the later one wins.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidId`] / [`StoreError::InvalidName`] if an entry breaks the rules; the
+    /// store is then unchanged.
+    pub fn replace_all(&self, users: Vec<(u64, String)>) -> Result<(), StoreError> {
+        let mut fresh = Inner::default();
+        for (id, name) in users {
+            // An id above i64::MAX shows up as the negative i64 with the same bits.
+            check_id(id as i64)?;
+            let name = check_name(name.as_bytes())?;
+            fresh.insert(id, Arc::from(name));
+        }
+        *self.write() = fresh;
+        Ok(())
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, Inner> {
         self.inner.read().unwrap_or_else(PoisonError::into_inner)
     }
