@@ -10,6 +10,8 @@
 #   ./gradlew build        check + the jar and installDist
 #   ./gradlew installDist  kotlin-demo/build/install/kotlin-demo/{bin/kotlin-demo, lib/*.jar}
 #   ./gradlew run [--args="..."]   installDist, then runs the demo with those arguments
+#   ./gradlew jmh [-Pjmh.profile=quick|full] [--args="JMH options"]
+#                          JMH benchmarks of both stores; JSON results in kotlin-demo/build/reports/jmh
 #   ./gradlew clean        deletes kotlin-demo/build and the cargo target folder
 #   ./gradlew tasks        this list
 #
@@ -30,11 +32,13 @@ cd "$root"
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 die() { echo "gradlew: $*" >&2; exit 1; }
 
+declare -A props=()
 tasks=() run_args="" mvn_flags=(-B --no-transfer-progress -Dstyle.color=never)
 while [ $# -gt 0 ]; do
   case $1 in
     --args=*) run_args=${1#--args=} ;;
     --args) shift; run_args=${1:-} ;;
+    -P*=*) kv=${1#-P}; props[${kv%%=*}]=${kv#*=} ;;
     --offline) mvn_flags+=(--offline) ;;
     -q|--quiet) mvn_flags+=(-q) ;;
     --no-daemon|--daemon|--info|--debug|--stacktrace|-s|--scan|--no-scan|--console=*|--warning-mode=*|--parallel|--no-parallel|--build-cache|--no-build-cache|--continue) ;;
@@ -96,6 +100,42 @@ mvn_flags+=("-Dnative.platform=$os-$arch" "-Dnative.libname=$lib")
 
 maven() { echo "> mvn $*" >&2; "$mvn" "${mvn_flags[@]}" "$@"; }
 
+# ./gradlew jmh: see the task list at the top.
+run_jmh() {
+  local build=kotlin-demo/build out=kotlin-demo/build/reports/jmh profile=${props[jmh.profile]:-quick}
+  local cp="$build/kotlin-demo.jar:$(cat "$build/jmh.classpath")"
+  rm -rf "$build/jmh-classes" && mkdir -p "$build/jmh-classes" "$out"
+  echo "> javac src/jmh/java (JMH annotation processor)" >&2
+  find kotlin-demo/src/jmh/java -name '*.java' > "$build/jmh-sources.txt"
+  # Naming the processor runs it on every JDK (newer ones no longer discover processors implicitly).
+  javac -processor org.openjdk.jmh.generators.BenchmarkProcessor -cp "$cp" \
+    -d "$build/jmh-classes" @"$build/jmh-sources.txt"
+  local opts
+  case $profile in
+    quick) opts=(-f 1 -wi 3 -w 1s -i 5 -r 1s) ;;
+    full) opts=(-f 3 -wi 5 -w 2s -i 10 -r 2s) ;;
+    *) die "jmh.profile must be quick or full, not $profile" ;;
+  esac
+  local stamp
+  stamp=$(date -u +%Y-%m-%dT%H-%M-%SZ)
+  {
+    printf '{"date":"%s","profile":"%s",' "$stamp" "$profile"
+    printf '"cpu":"%s","cores":%s,' "$(grep -m1 'model name' /proc/cpuinfo 2> /dev/null | sed 's/.*: //' || uname -m)" "$(nproc 2> /dev/null || echo 0)"
+    printf '"java":"%s",' "$(java -version 2>&1 | head -1 | sed 's/"/\\"/g')"
+    printf '"gc":"JVM default (G1 unless -jvmArgs says otherwise)","os":"%s"}\n' "$(uname -sr)"
+  } > "$out/environment-$stamp.json"
+  eval "set -- $run_args"
+  # JMH refuses a repeated option: a preset option that --args gives too is left out.
+  local keep=() i
+  for ((i = 0; i < ${#opts[@]}; i += 2)); do
+    case " $* " in *" ${opts[i]} "*) ;; *) keep+=("${opts[i]}" "${opts[i + 1]}") ;; esac
+  done
+  echo "> java org.openjdk.jmh.Main ${keep[*]} $*" >&2
+  java -cp "$build/jmh-classes:$cp" org.openjdk.jmh.Main "${keep[@]}" \
+    -rf json -rff "$out/results-$stamp.json" "$@"
+  echo "JMH results: $out/results-$stamp.json (environment: $out/environment-$stamp.json)" >&2
+}
+
 for task in "${tasks[@]}"; do
   case $task in
     check) maven verify ;;
@@ -108,6 +148,13 @@ for task in "${tasks[@]}"; do
       eval "set -- $run_args"
       echo "> kotlin-demo $*" >&2
       kotlin-demo/build/install/kotlin-demo/bin/kotlin-demo "$@"
+      ;;
+    jmh)
+      # JMH without a Gradle plugin: compile src/jmh/java against the library jar, then run
+      # org.openjdk.jmh.Main. Quick by default; -Pjmh.profile=full for the long run; --args adds
+      # JMH options (e.g. --args="get -p users=4000000").
+      maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true
+      run_jmh
       ;;
     clean)
       maven clean

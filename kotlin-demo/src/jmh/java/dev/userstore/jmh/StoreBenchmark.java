@@ -1,0 +1,115 @@
+package dev.userstore.jmh;
+
+import dev.userstore.KotlinUserStore;
+import dev.userstore.NativeUserStore;
+import dev.userstore.User;
+import dev.userstore.UserStore;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.infra.Blackhole;
+
+/**
+ * The same operations on both stores, in one JMH run, so the two can be compared as a ratio.
+ *
+ * <p>Both stores hold the same {@code users} users (ids 0..users-1, names {@code user-<id>}), are
+ * asked for the same pseudo-random ids in the same order, and hand every result to a {@link
+ * Blackhole}. {@code getMany} reports the time per id ({@link OperationsPerInvocation}).
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Fork(value = 1, jvmArgsAppend = {"-Xms4g", "-Xmx4g"})
+public class StoreBenchmark {
+    private static final int BATCH = 1024;
+    private static final int MASK = (1 << 16) - 1;
+
+    @Param({"native", "kotlin"})
+    public String store;
+
+    @Param({"1000000"})
+    public int users;
+
+    private UserStore target;
+    private long[] ids;
+    private String[] names;
+    private User[] renames;
+    private User[] originals;
+    private long[][] batches;
+    private int next;
+
+    @Setup(Level.Trial)
+    public void load() {
+        target = "native".equals(store) ? new NativeUserStore() : new KotlinUserStore();
+        for (long id = 0; id < users; id++) {
+            target.put(new User(id, "user-" + id));
+        }
+        SplittableRandom random = new SplittableRandom(42);
+        ids = new long[MASK + 1];
+        names = new String[MASK + 1];
+        renames = new User[MASK + 1];
+        originals = new User[MASK + 1];
+        for (int i = 0; i <= MASK; i++) {
+            long id = random.nextLong(users);
+            ids[i] = id;
+            names[i] = "user-" + id;
+            renames[i] = new User(id, "renamed-" + id);
+            originals[i] = new User(id, "user-" + id);
+        }
+        batches = new long[64][BATCH];
+        for (long[] batch : batches) {
+            for (int i = 0; i < BATCH; i++) {
+                batch[i] = random.nextLong(users);
+            }
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void close() {
+        target.close();
+    }
+
+    private int nextIndex() {
+        return next++ & MASK;
+    }
+
+    @Benchmark
+    public User get() {
+        return target.get(ids[nextIndex()]);
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public void getMany(Blackhole bh) {
+        bh.consume(target.getMany(batches[nextIndex() & 63]));
+    }
+
+    @Benchmark
+    public byte[] getJson() {
+        return target.getJson(ids[nextIndex()]);
+    }
+
+    /** Replaces a user, with its name changing every other time (so the name index does work). */
+    @Benchmark
+    public void put() {
+        int i = next++;
+        int slot = i & MASK;
+        target.put(((i >>> 16) & 1) == 0 ? renames[slot] : originals[slot]);
+    }
+
+    @Benchmark
+    public Object findByName() {
+        return target.findByName(names[nextIndex()]);
+    }
+}
