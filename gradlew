@@ -15,6 +15,7 @@
 #   ./gradlew clean        deletes kotlin-demo/build and the cargo target folder
 #   ./gradlew tasks        this list
 #
+# -Dname=value goes to the build (Maven), -Pname=value to this script's tasks (jmh.profile).
 # Several tasks run in order (./gradlew clean check). A leading ":" or ":kotlin-demo:" is accepted.
 # Gradle's common flags (--no-daemon, --offline, -q, --info, --stacktrace, --console=...) are
 # accepted; --offline and -q are passed on to Maven.
@@ -39,6 +40,7 @@ while [ $# -gt 0 ]; do
     --args=*) run_args=${1#--args=} ;;
     --args) shift; run_args=${1:-} ;;
     -P*=*) kv=${1#-P}; props[${kv%%=*}]=${kv#*=} ;;
+    -D*) mvn_flags+=("$1") ;;
     --offline) mvn_flags+=(--offline) ;;
     -q|--quiet) mvn_flags+=(-q) ;;
     --no-daemon|--daemon|--info|--debug|--stacktrace|-s|--scan|--no-scan|--console=*|--warning-mode=*|--parallel|--no-parallel|--build-cache|--no-build-cache|--continue) ;;
