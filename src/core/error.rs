@@ -3,8 +3,10 @@
 //! Every message is written for a human: it becomes the message of the Java exception the JNI
 //! boundary throws (`InvalidUserException` for [`StoreError::InvalidId`] and
 //! [`StoreError::InvalidName`], `InvalidJsonException` for [`StoreError::InvalidJson`]).
+//! The snapshot errors become `java.io.IOException`s (see `docs/SNAPSHOT.md`).
 
 use std::fmt;
+use std::path::PathBuf;
 
 /// Why a call on [`Store`](crate::core::Store) was refused. The store is unchanged whenever one
 /// of these is returned.
@@ -29,6 +31,33 @@ pub enum StoreError {
         /// The zero-based index of the offending record, when the problem concerns one record.
         index: Option<usize>,
         /// What is wrong, including the position in the input when known.
+        reason: String,
+    },
+
+    /// A snapshot file that does not exist (`open`). Becomes `java.nio.file.NoSuchFileException`
+    /// whose message is the path.
+    #[error("snapshot {}: no such file", .path.display())]
+    SnapshotMissing {
+        /// The file that was asked for.
+        path: PathBuf,
+    },
+
+    /// A snapshot file that is not a valid snapshot (`docs/SNAPSHOT.md`): wrong magic, version,
+    /// length or checksum, or an invalid record. Becomes `CorruptSnapshotException`.
+    #[error("snapshot {} is corrupt: {reason}", .path.display())]
+    SnapshotCorrupt {
+        /// The file that was read.
+        path: PathBuf,
+        /// What is wrong, for example `checksum mismatch`.
+        reason: String,
+    },
+
+    /// Any other I/O failure while saving or opening a snapshot. Becomes `java.io.IOException`.
+    #[error("snapshot {}: {reason}", .path.display())]
+    SnapshotIo {
+        /// The snapshot file (the target, when saving).
+        path: PathBuf,
+        /// What failed, with the operating system's message.
         reason: String,
     },
 }

@@ -5,12 +5,16 @@
 //! differential test compares the two.
 
 mod error;
+mod hash;
 mod import;
 mod json;
 mod name;
+mod snapshot;
 mod store;
+mod table;
 
 pub use self::error::StoreError;
 pub use self::json::write_json_string;
 pub use self::name::MAX_NAME_CODE_POINTS;
+pub use self::snapshot::{SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
 pub use self::store::Store;

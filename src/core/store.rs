@@ -1,23 +1,46 @@
-//! The store itself: users by id plus an index from name to ids, behind one `RwLock`.
+//! The store itself: users sharded by id hash into [`SHARDS`] compact tables (see
+//! [`table`](crate::core::table)), each with its own name index, each behind its own `RwLock`.
+//!
+//! # Locking
+//! - A call about one id (`put`, `get_with`, `remove`, `write_json`) locks only the shard of
+//!   that id: readers never wait for readers, and a writer stalls only its shard. Each lock sits
+//!   on its own cache lines so readers of different shards do not share a written line.
+//! - Calls that need several shards take their locks in ascending shard order, which rules out
+//!   deadlocks between them: `find_by_name`, `get_many_with`, `for_each_sorted` and
+//!   `export_json` hold the read locks of every shard they read;
+//!   `import_json` and `replace_all` hold every write lock while they apply, so readers see the
+//!   store before or after them, never half of it.
+//! - The user count is an atomic updated while the shard lock is held (and once per import), so
+//!   `len` takes no lock.
+//! - A poisoned lock is recovered: no table operation can leave a table inconsistent before
+//!   it could panic, short of running out of memory, which aborts.
 
-use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::core::error::StoreError;
+use crate::core::hash::{hash_id, hash_name};
 use crate::core::import::parse_records;
 use crate::core::json::write_user;
-use crate::core::name::{check_id, check_name};
+use crate::core::name::{check_id, check_name, check_name_str};
+use crate::core::table::{shard_of, Table, EMPTY_ID, SHARDS};
+
+/// One shard, alone on its cache lines (two 64-byte lines, as adjacent-line prefetchers pair
+/// them) so that locking one shard does not slow readers of its neighbours.
+#[repr(align(128))]
+#[derive(Default)]
+struct Shard(RwLock<Table>);
 
 /// A thread-safe, in-memory user store: ids `0..=i64::MAX` mapped to names of 1 to 256 code
 /// points, following `docs/RULES.md`.
 ///
-/// All methods take `&self`; one `RwLock` inside serialises writers and lets readers run in
-/// parallel. Every method either succeeds or leaves the store unchanged.
+/// All methods take `&self`. Users are split by id hash into shards, each behind its own
+/// `RwLock` (see the module documentation): reads never block reads, and a write blocks only
+/// the readers of its shard. Every method either succeeds or leaves the store unchanged.
 ///
-/// A panic on another thread while it held the lock does not make the store unusable: the lock
-/// is recovered (no method can leave the data inconsistent before it could panic, short of
-/// running out of memory, which aborts).
+/// A panic on another thread while it held a lock does not make the store unusable: the lock
+/// is recovered.
 ///
 /// ```
 /// use userstore::Store;
@@ -29,58 +52,18 @@ use crate::core::name::{check_id, check_name};
 /// assert_eq!(store.export_json(), br#"[{"id":1,"name":"Ada"}]"#);
 /// # Ok::<(), userstore::StoreError>(())
 /// ```
-#[derive(Default)]
 pub struct Store {
-    inner: RwLock<Inner>,
+    /// Exactly [`SHARDS`] shards; the user with id hash `h` lives in `shards[shard_of(h)]`.
+    shards: Box<[Shard]>,
+    /// The sum of the shards' lengths, as of the last completed write.
+    len: AtomicU64,
 }
 
-/// The data behind the lock. `by_name` holds exactly the ids of `users` grouped by name; no
-/// set in it is empty.
-#[derive(Default)]
-struct Inner {
-    users: HashMap<u64, Arc<str>>,
-    by_name: HashMap<Arc<str>, BTreeSet<u64>>,
-}
-
-impl Inner {
-    /// Inserts or replaces the user `id`, keeping the name index consistent.
-    fn insert(&mut self, id: u64, name: Arc<str>) {
-        if let Some(old) = self.users.get(&id) {
-            if **old == *name {
-                return;
-            }
-            let old = Arc::clone(old);
-            self.unindex(id, &old);
-        }
-        match self.by_name.get_mut(&name) {
-            Some(ids) => {
-                ids.insert(id);
-            }
-            None => {
-                self.by_name.insert(Arc::clone(&name), BTreeSet::from([id]));
-            }
-        }
-        self.users.insert(id, name);
-    }
-
-    /// Removes the user `id`; true if there was one.
-    fn remove(&mut self, id: u64) -> bool {
-        match self.users.remove(&id) {
-            Some(name) => {
-                self.unindex(id, &name);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Removes `id` from the index entry of `name`, dropping the entry once empty.
-    fn unindex(&mut self, id: u64, name: &str) {
-        if let Some(ids) = self.by_name.get_mut(name) {
-            ids.remove(&id);
-            if ids.is_empty() {
-                self.by_name.remove(name);
-            }
+impl Default for Store {
+    fn default() -> Store {
+        Store {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            len: AtomicU64::new(0),
         }
     }
 }
@@ -93,12 +76,12 @@ impl Store {
 
     /// The number of users stored.
     pub fn len(&self) -> u64 {
-        self.read().users.len() as u64
+        self.len.load(Ordering::Acquire)
     }
 
     /// True if no user is stored.
     pub fn is_empty(&self) -> bool {
-        self.read().users.is_empty()
+        self.len() == 0
     }
 
     /// Inserts the user `id` with the name `name_utf8`, or replaces the name of an existing
@@ -109,21 +92,27 @@ impl Store {
     /// `name_utf8` is not UTF-8 or does not hold 1 to 256 code points.
     pub fn put(&self, id: i64, name_utf8: &[u8]) -> Result<(), StoreError> {
         let id = check_id(id)?;
-        let name: Arc<str> = Arc::from(check_name(name_utf8)?);
-        self.write().insert(id, name);
+        let name = check_name(name_utf8)?;
+        let hash = hash_id(id);
+        let mut table = self.write(shard_of(hash));
+        if table.insert(id, hash, name) {
+            self.len.fetch_add(1, Ordering::AcqRel);
+        }
         Ok(())
     }
 
-    /// Calls `f` with the name of the user `id`, under the read lock, and returns its result;
-    /// `Ok(None)` if there is no such user (then `f` is not called).
+    /// Calls `f` with the name of the user `id`, under the read lock of its shard, and returns
+    /// its result; `Ok(None)` if there is no such user (then `f` is not called).
     ///
-    /// `f` must not call methods of this store that write, or it deadlocks.
+    /// `f` must not call methods of this store, or it may deadlock.
     ///
     /// # Errors
     /// [`StoreError::InvalidId`] if `id` is negative.
     pub fn get_with<R>(&self, id: i64, f: impl FnOnce(&str) -> R) -> Result<Option<R>, StoreError> {
         let id = check_id(id)?;
-        Ok(self.read().users.get(&id).map(|name| f(name)))
+        let hash = hash_id(id);
+        let table = self.read(shard_of(hash));
+        Ok(table.find(id, hash).map(|pos| f(table.name_at(pos))))
     }
 
     /// The name of the user `id`, or `Ok(None)` if there is none.
@@ -134,28 +123,95 @@ impl Store {
         self.get_with(id, str::to_owned)
     }
 
+    /// Looks up many users at once: validates every id first, then calls `f(index, name)` for
+    /// each `ids[index]` in order, with `None` where there is no such user. All the lookups see
+    /// one consistent view of the store.
+    ///
+    /// Faster per id than [`Store::get_with`]: each shard is locked once per batch, and the
+    /// first memory access of every lookup is issued before any result is needed, so the
+    /// cache misses overlap.
+    ///
+    /// `f` runs while read locks are held: it must not call methods of this store.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidId`] for the first negative id; `f` is then never called.
+    pub fn get_many_with(
+        &self,
+        ids: &[i64],
+        mut f: impl FnMut(usize, Option<&str>),
+    ) -> Result<(), StoreError> {
+        let mut keys = Vec::with_capacity(ids.len());
+        let mut touched = 0u64;
+        for &id in ids {
+            let id = check_id(id)?;
+            let hash = hash_id(id);
+            touched |= 1 << shard_of(hash);
+            keys.push((id, hash));
+        }
+        // Ascending shard order, like every multi-shard call.
+        let guards: Vec<Option<RwLockReadGuard<'_, Table>>> = (0..SHARDS)
+            .map(|s| (touched & (1 << s) != 0).then(|| self.read(s)))
+            .collect();
+        let table = |hash: u64| guards[shard_of(hash)].as_deref();
+        const CHUNK: usize = 32;
+        let mut found = [None; CHUNK];
+        for (c, chunk) in keys.chunks(CHUNK).enumerate() {
+            // Pass 1: independent loads of every home slot, so the misses overlap.
+            for &(_, hash) in chunk {
+                if let Some(t) = table(hash) {
+                    std::hint::black_box(t.touch(hash));
+                }
+            }
+            // Pass 2: the lookups proper, now mostly from cache.
+            for (k, &(id, hash)) in chunk.iter().enumerate() {
+                found[k] = table(hash).and_then(|t| t.find(id, hash));
+            }
+            for (k, &(_, hash)) in chunk.iter().enumerate() {
+                let name = match (table(hash), found[k]) {
+                    (Some(t), Some(pos)) => Some(t.name_at(pos)),
+                    _ => None,
+                };
+                f(c * CHUNK + k, name);
+            }
+        }
+        Ok(())
+    }
+
     /// Removes the user `id`; `Ok(true)` if there was one.
     ///
     /// # Errors
     /// [`StoreError::InvalidId`] if `id` is negative.
     pub fn remove(&self, id: i64) -> Result<bool, StoreError> {
         let id = check_id(id)?;
-        Ok(self.write().remove(id))
+        let hash = hash_id(id);
+        let mut table = self.write(shard_of(hash));
+        let removed = table.remove(id, hash);
+        if removed {
+            self.len.fetch_sub(1, Ordering::AcqRel);
+        }
+        Ok(removed)
     }
 
     /// The ids of the users whose name equals `name_utf8` exactly (byte for byte, which is
     /// code point for code point), ascending.
     ///
+    /// Asks the name index of every shard, holding every shard's read lock (taken in order) so
+    /// the answer comes from one consistent view.
+    ///
     /// # Errors
     /// [`StoreError::InvalidName`] if `name_utf8` is not a valid name (as for [`Store::put`]).
     pub fn find_by_name(&self, name_utf8: &[u8]) -> Result<Vec<u64>, StoreError> {
-        let name = check_name(name_utf8)?;
-        Ok(self
-            .read()
-            .by_name
-            .get(name)
-            .map(|ids| ids.iter().copied().collect())
-            .unwrap_or_default())
+        let name = check_name(name_utf8)?.as_bytes();
+        let name_hash = hash_name(name);
+        let mut ids = Vec::new();
+        // Every read lock stays held until the end, so an import is seen whole or not at all.
+        let guards: Vec<RwLockReadGuard<'_, Table>> = (0..SHARDS).map(|s| self.read(s)).collect();
+        for table in &guards {
+            table.find_name(name, name_hash, &mut ids);
+        }
+        drop(guards);
+        ids.sort_unstable();
+        Ok(ids)
     }
 
     /// Appends the user `id` to `out` as `{"id":<id>,"name":"<name>"}` (see
@@ -165,14 +221,8 @@ impl Store {
     /// # Errors
     /// [`StoreError::InvalidId`] if `id` is negative.
     pub fn write_json(&self, id: i64, out: &mut Vec<u8>) -> Result<bool, StoreError> {
-        let id = check_id(id)?;
-        match self.read().users.get(&id) {
-            Some(name) => {
-                write_user(out, id, name);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        let found = self.get_with(id, |name| write_user(out, id as u64, name))?;
+        Ok(found.is_some())
     }
 
     /// Imports a UTF-8 JSON array of `{"id":…,"name":…}` objects, all or nothing, following
@@ -180,56 +230,71 @@ impl Store {
     /// same id; when an id occurs twice the later record wins. Returns the number of records in
     /// the array (duplicates included).
     ///
-    /// The whole input is validated before the lock is taken; the records are then applied
-    /// under one write lock, so readers see the store either before or after the import.
+    /// The whole input is validated before any lock is taken; the records are then applied
+    /// while every shard's write lock is held, so readers see the store either before or after
+    /// the import.
     ///
     /// # Errors
     /// [`StoreError::InvalidJson`] for any violation; the store is then unchanged.
     pub fn import_json(&self, json: &[u8]) -> Result<usize, StoreError> {
         let records = parse_records(json)?;
         let count = records.len();
-        let mut inner = self.write();
-        for record in records {
-            inner.insert(record.id, record.name);
+        let hashes: Vec<u64> = records.iter().map(|r| hash_id(r.id)).collect();
+        let mut guards = self.write_all();
+        // Make room for the users that are not there yet, so no shard grows more than once.
+        let mut new_per_shard = [0usize; SHARDS];
+        for (record, &hash) in records.iter().zip(&hashes) {
+            let s = shard_of(hash);
+            if guards[s].find(record.id, hash).is_none() {
+                new_per_shard[s] += 1;
+            }
         }
+        for (guard, &more) in guards.iter_mut().zip(&new_per_shard) {
+            guard.reserve(more);
+        }
+        let mut added = 0u64;
+        for (record, &hash) in records.iter().zip(&hashes) {
+            if guards[shard_of(hash)].insert(record.id, hash, &record.name) {
+                added += 1;
+            }
+        }
+        self.len.fetch_add(added, Ordering::AcqRel);
+        drop(guards);
         Ok(count)
     }
 
     /// Every user as a JSON array sorted by id: `[` users joined by `,` `]` (each as written by
     /// [`Store::write_json`]); an empty store gives `[]`.
     pub fn export_json(&self) -> Vec<u8> {
-        let inner = self.read();
-        let mut users: Vec<(u64, &str)> = inner
-            .users
-            .iter()
-            .map(|(&id, name)| (id, &**name))
-            .collect();
-        users.sort_unstable_by_key(|&(id, _)| id);
-        let size: usize = users.iter().map(|(_, name)| name.len() + 32).sum();
-        let mut out = Vec::with_capacity(size + 2);
+        let mut out = Vec::new();
         out.push(b'[');
-        for (i, (id, name)) in users.into_iter().enumerate() {
-            if i > 0 {
+        let mut first = true;
+        self.for_each_sorted(|id, name| {
+            if !first {
                 out.push(b',');
             }
+            first = false;
             write_user(&mut out, id, name);
-        }
+        });
         out.push(b']');
         out
     }
 
     /// Calls `f` for every user in ascending id order, on one consistent view of the store
     /// (writers wait until it returns). Snapshots are written from this.
+    ///
+    /// `f` runs while read locks are held: it must not call methods of this store that write.
     pub fn for_each_sorted(&self, mut f: impl FnMut(u64, &str)) {
-        let inner = self.read();
-        let mut users: Vec<(u64, &str)> = inner
-            .users
-            .iter()
-            .map(|(&id, name)| (id, &**name))
-            .collect();
-        users.sort_unstable_by_key(|&(id, _)| id);
-        for (id, name) in users {
-            f(id, name);
+        let guards: Vec<RwLockReadGuard<'_, Table>> = (0..SHARDS).map(|s| self.read(s)).collect();
+        let total: usize = guards.iter().map(|t| t.len()).sum();
+        // (id, slot, shard): 16 bytes per user.
+        let mut users: Vec<(u64, u32, u8)> = Vec::with_capacity(total);
+        for (s, table) in guards.iter().enumerate() {
+            table.for_each_slot(|pos, id| users.push((id, pos as u32, s as u8)));
+        }
+        users.sort_unstable_by_key(|&(id, _, _)| id);
+        for (id, pos, s) in users {
+            f(id, guards[usize::from(s)].name_at(pos as usize));
         }
     }
 
@@ -237,27 +302,102 @@ impl Store {
     /// a snapshot whose checksum matched). Readers see the old or the new content, never a mix.
     /// When an id occurs twice the later one wins.
     ///
+    /// The new shards are built without any lock (in parallel, one thread per core), presized
+    /// so none grows; then every write lock is taken in order and the shards are swapped in.
+    ///
     /// # Errors
     /// [`StoreError::InvalidId`] / [`StoreError::InvalidName`] if an entry breaks the rules; the
     /// store is then unchanged.
     pub fn replace_all(&self, users: Vec<(u64, String)>) -> Result<(), StoreError> {
-        let mut fresh = Inner::default();
-        for (id, name) in users {
+        // Validate everything first, and bucket the users by shard (positions, 4 or 8 bytes each).
+        let mut buckets: Vec<Vec<usize>> = vec![Vec::new(); SHARDS];
+        let mut counts = [0usize; SHARDS];
+        let mut hashes = Vec::with_capacity(users.len());
+        for (id, name) in &users {
             // An id above i64::MAX shows up as the negative i64 with the same bits.
-            check_id(id as i64)?;
-            let name = check_name(name.as_bytes())?;
-            fresh.insert(id, Arc::from(name));
+            check_id(*id as i64)?;
+            check_name_str(name)?;
+            let hash = hash_id(*id);
+            counts[shard_of(hash)] += 1;
+            hashes.push(hash);
         }
-        *self.write() = fresh;
+        for (bucket, &count) in buckets.iter_mut().zip(&counts) {
+            bucket.reserve_exact(count);
+        }
+        for (i, &hash) in hashes.iter().enumerate() {
+            buckets[shard_of(hash)].push(i);
+        }
+        let build = |bucket: &[usize]| {
+            let mut table = Table::with_capacity(bucket.len());
+            for &i in bucket {
+                let (id, name) = &users[i];
+                table.insert(*id, hashes[i], name);
+            }
+            table
+        };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(SHARDS);
+        let mut fresh: Vec<Table> = if threads <= 1 || users.len() < 100_000 {
+            buckets.iter().map(|b| build(b)).collect()
+        } else {
+            let next = AtomicUsize::new(0);
+            let mut built: Vec<(usize, Table)> = std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..threads)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut mine = Vec::new();
+                            loop {
+                                let s = next.fetch_add(1, Ordering::Relaxed);
+                                if s >= SHARDS {
+                                    break mine;
+                                }
+                                mine.push((s, build(&buckets[s])));
+                            }
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .flat_map(|w| match w.join() {
+                        Ok(tables) => tables,
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    })
+                    .collect()
+            });
+            built.sort_unstable_by_key(|&(s, _)| s);
+            built.into_iter().map(|(_, table)| table).collect()
+        };
+        let total: usize = fresh.iter().map(Table::len).sum();
+        {
+            let mut guards = self.write_all();
+            for (guard, table) in guards.iter_mut().zip(fresh.iter_mut()) {
+                std::mem::swap(&mut **guard, table);
+            }
+            self.len.store(total as u64, Ordering::Release);
+        }
+        // The old tables are freed here, after the locks are released.
+        drop(fresh);
         Ok(())
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, Inner> {
-        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    fn read(&self, shard: usize) -> RwLockReadGuard<'_, Table> {
+        self.shards[shard]
+            .0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
-        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    fn write(&self, shard: usize) -> RwLockWriteGuard<'_, Table> {
+        self.shards[shard]
+            .0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every shard's write lock, taken in ascending order.
+    fn write_all(&self) -> Vec<RwLockWriteGuard<'_, Table>> {
+        (0..SHARDS).map(|s| self.write(s)).collect()
     }
 }
 
@@ -267,22 +407,23 @@ impl fmt::Debug for Store {
     }
 }
 
+// The empty-slot marker must not be a valid id.
+const _: () = assert!(EMPTY_ID > i64::MAX as u64);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
-    /// Checks the invariant between `users` and `by_name`.
+    /// Checks every shard's invariants and the user count.
     fn assert_consistent(store: &Store) {
-        let inner = store.read();
-        let mut indexed = 0;
-        for (name, ids) in &inner.by_name {
-            assert!(!ids.is_empty(), "empty index entry for {name:?}");
-            for id in ids {
-                assert_eq!(inner.users.get(id).map(|n| &**n), Some(&**name));
-            }
-            indexed += ids.len();
+        let mut total = 0;
+        for s in 0..SHARDS {
+            let table = store.read(s);
+            table.check();
+            total += table.len();
         }
-        assert_eq!(indexed, inner.users.len());
+        assert_eq!(total as u64, store.len());
     }
 
     #[test]
@@ -298,7 +439,7 @@ mod tests {
         assert_consistent(&store);
         assert!(store.remove(2).unwrap());
         assert_consistent(&store);
-        assert_eq!(store.read().by_name.len(), 1);
+        assert!(store.find_by_name(b"a").unwrap().is_empty());
         store
             .import_json(br#"[{"id":3,"name":"c"},{"id":4,"name":"c"},{"id":3,"name":"d"}]"#)
             .unwrap();
@@ -309,20 +450,81 @@ mod tests {
     }
 
     #[test]
+    fn bulk_paths_keep_the_invariants() {
+        let store = Store::new();
+        let long = "a name well over fifteen bytes";
+        let users: Vec<(u64, String)> = (0..200_000u64)
+            .map(|id| {
+                (
+                    id * 7919,
+                    if id % 4 == 0 {
+                        long.to_owned()
+                    } else {
+                        format!("u{}", id % 100)
+                    },
+                )
+            })
+            .collect();
+        store.replace_all(users).unwrap();
+        assert_consistent(&store);
+        assert_eq!(store.len(), 200_000);
+        assert_eq!(store.find_by_name(long.as_bytes()).unwrap().len(), 50_000);
+        for id in 0..150_000i64 {
+            store.remove(id * 7919).unwrap();
+        }
+        assert_consistent(&store);
+        assert_eq!(store.len(), 50_000);
+    }
+
+    #[test]
+    fn get_many_with_validates_first_and_keeps_order() {
+        let store = Store::new();
+        store.put(5, b"five").unwrap();
+        store.put(9, b"nine").unwrap();
+        let mut seen = Vec::new();
+        store
+            .get_many_with(&[9, 1, 5, 9], |i, name| {
+                seen.push((i, name.map(str::to_owned)))
+            })
+            .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (0, Some("nine".to_owned())),
+                (1, None),
+                (2, Some("five".to_owned())),
+                (3, Some("nine".to_owned())),
+            ]
+        );
+        let mut called = false;
+        let err = store.get_many_with(&[5, -3], |_, _| called = true);
+        assert_eq!(err, Err(StoreError::InvalidId(-3)));
+        assert!(!called);
+    }
+
+    #[test]
     fn survives_a_poisoned_lock() {
         let store = Arc::new(Store::new());
         store.put(1, b"a").unwrap();
         let poisoner = Arc::clone(&store);
         let result = std::thread::spawn(move || {
-            let _guard = poisoner.inner.write().unwrap();
-            panic!("poison the lock");
+            let _guards: Vec<_> = poisoner
+                .shards
+                .iter()
+                .map(|s| s.0.write().unwrap())
+                .collect();
+            panic!("poison the locks");
         })
         .join();
         assert!(result.is_err());
-        assert!(store.inner.is_poisoned());
+        assert!(store.shards[0].0.is_poisoned());
         store.put(2, b"b").unwrap();
         assert_eq!(store.len(), 2);
         assert_eq!(store.get(1).unwrap().as_deref(), Some("a"));
+        assert_eq!(
+            store.export_json(),
+            br#"[{"id":1,"name":"a"},{"id":2,"name":"b"}]"#
+        );
     }
 
     #[test]

@@ -1,0 +1,309 @@
+//! Snapshots: the whole store in one checksummed binary file (`docs/SNAPSHOT.md`, version 1).
+//!
+//! [`Store::save`] serialises one consistent view of the store and replaces the target file
+//! atomically (temporary file in the same directory, `fsync`, rename, `fsync` of the directory).
+//! [`Store::open`] reads a whole file and checks its length, magic, version, checksum and every
+//! record before it builds the store, so nothing is ever loaded partially. The Kotlin store
+//! implements the same format; the two write byte-identical files for the same content.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::core::error::StoreError;
+use crate::core::name::name_problem;
+use crate::core::store::Store;
+
+/// The first 8 bytes of every snapshot: `\x89USNAP\r\n`.
+pub const SNAPSHOT_MAGIC: [u8; 8] = *b"\x89USNAP\r\n";
+
+/// The format version this build writes and reads.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// Header: magic, version, flags, total length, user count.
+const HEADER_LEN: usize = 8 + 4 + 4 + 8 + 8;
+
+/// The trailing CRC-32.
+const CRC_LEN: usize = 4;
+
+/// The smallest snapshot: an empty store.
+const MIN_LEN: usize = HEADER_LEN + CRC_LEN;
+
+/// A record without its name: id and name length.
+const RECORD_FIXED_LEN: usize = 8 + 2;
+
+/// The most UTF-8 bytes a valid name takes (256 code points of 4 bytes).
+const MAX_NAME_BYTES: usize = 1024;
+
+impl Store {
+    /// Writes every user to `path` in the snapshot format, replacing the file atomically: the
+    /// file holds either its previous content or the complete new snapshot, even if the process
+    /// dies or the machine loses power meanwhile.
+    ///
+    /// # Errors
+    /// [`StoreError::SnapshotIo`] naming `path` if anything fails (the directory does not exist,
+    /// no permission, disk full, …); the target is then untouched and no temporary file remains.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StoreError> {
+        let path = path.as_ref();
+        let bytes = self.to_snapshot_bytes();
+        write_atomically(path, &bytes).map_err(|e| StoreError::SnapshotIo {
+            path: path.to_owned(),
+            reason: format!("cannot save: {e}"),
+        })
+    }
+
+    /// A new store holding the users of the snapshot at `path`.
+    ///
+    /// The whole file is read and checked (length, magic, version, checksum, then every record:
+    /// ids ascending and at most `i64::MAX`, names valid as in `docs/RULES.md`) before the store
+    /// is built.
+    ///
+    /// # Errors
+    /// [`StoreError::SnapshotMissing`] if the file does not exist, [`StoreError::SnapshotCorrupt`]
+    /// if it is not a valid snapshot, [`StoreError::SnapshotIo`] if it cannot be read.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref();
+        let bytes = fs::read(path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::SnapshotMissing {
+                path: path.to_owned(),
+            },
+            _ => StoreError::SnapshotIo {
+                path: path.to_owned(),
+                reason: format!("cannot read: {e}"),
+            },
+        })?;
+        let users = parse(&bytes).map_err(|reason| StoreError::SnapshotCorrupt {
+            path: path.to_owned(),
+            reason,
+        })?;
+        drop(bytes);
+        let store = Store::new();
+        store.replace_all(users)?;
+        Ok(store)
+    }
+
+    /// The snapshot of the store as bytes (header, records sorted by id, CRC-32).
+    pub fn to_snapshot_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&SNAPSHOT_MAGIC);
+        out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        // Total length and count are patched in once the records are written.
+        out.extend_from_slice(&[0; 16]);
+        let mut count: u64 = 0;
+        self.for_each_sorted(|id, name| {
+            out.extend_from_slice(&id.to_le_bytes());
+            // A stored name is valid, so it holds at most MAX_NAME_BYTES bytes.
+            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            count += 1;
+        });
+        let total = (out.len() + CRC_LEN) as u64;
+        out[16..24].copy_from_slice(&total.to_le_bytes());
+        out[24..32].copy_from_slice(&count.to_le_bytes());
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+}
+
+/// Checks a whole snapshot and returns its users, or what is wrong with it.
+fn parse(bytes: &[u8]) -> Result<Vec<(u64, String)>, String> {
+    let len = bytes.len();
+    let magic_len = len.min(SNAPSHOT_MAGIC.len());
+    if bytes[..magic_len] != SNAPSHOT_MAGIC[..magic_len] {
+        return Err("not a userstore snapshot (wrong magic bytes)".to_owned());
+    }
+    if len < MIN_LEN {
+        return Err(format!(
+            "truncated: {len} bytes, a snapshot has at least {MIN_LEN}"
+        ));
+    }
+    let version = u32_at(bytes, 8);
+    if version != SNAPSHOT_VERSION {
+        return Err(format!(
+            "unsupported format version {version} (this build reads version {SNAPSHOT_VERSION})"
+        ));
+    }
+    let flags = u32_at(bytes, 12);
+    if flags != 0 {
+        return Err(format!("unknown flags 0x{flags:08x}"));
+    }
+    let total = u64_at(bytes, 16);
+    if total != len as u64 {
+        return Err(if total > len as u64 {
+            format!("truncated: the header says {total} bytes, the file has {len}")
+        } else {
+            format!("the header says {total} bytes, the file has {len} (bytes after the end)")
+        });
+    }
+    let body_end = len - CRC_LEN;
+    let stored = u32_at(bytes, body_end);
+    let computed = crc32fast::hash(&bytes[..body_end]);
+    if stored != computed {
+        return Err(format!(
+            "checksum mismatch: stored 0x{stored:08x}, computed 0x{computed:08x}"
+        ));
+    }
+    let count = u64_at(bytes, 24);
+    let room = ((body_end - HEADER_LEN) / (RECORD_FIXED_LEN + 1)) as u64;
+    if count > room {
+        return Err(format!(
+            "{count} users cannot fit in {} bytes of records",
+            body_end - HEADER_LEN
+        ));
+    }
+    let mut users = Vec::with_capacity(count as usize);
+    let mut pos = HEADER_LEN;
+    let mut previous: Option<u64> = None;
+    for index in 0..count {
+        if body_end - pos < RECORD_FIXED_LEN {
+            return Err(format!("record {index}: runs past the end of the records"));
+        }
+        let id = u64_at(bytes, pos);
+        let name_len = usize::from(u16::from_le_bytes([bytes[pos + 8], bytes[pos + 9]]));
+        pos += RECORD_FIXED_LEN;
+        if id > i64::MAX as u64 {
+            return Err(format!("record {index}: id {id} is above {}", i64::MAX));
+        }
+        if let Some(prev) = previous {
+            if id <= prev {
+                return Err(format!(
+                    "record {index}: id {id} does not follow {prev} in ascending order"
+                ));
+            }
+        }
+        previous = Some(id);
+        if name_len == 0 || name_len > MAX_NAME_BYTES {
+            return Err(format!(
+                "record {index}: name length {name_len} is not in 1..={MAX_NAME_BYTES} bytes"
+            ));
+        }
+        if body_end - pos < name_len {
+            return Err(format!("record {index}: runs past the end of the records"));
+        }
+        let name = std::str::from_utf8(&bytes[pos..pos + name_len]).map_err(|e| {
+            format!(
+                "record {index}: the name is not valid UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            )
+        })?;
+        if let Some(problem) = name_problem(name) {
+            return Err(format!("record {index}: invalid name: {problem}"));
+        }
+        pos += name_len;
+        users.push((id, name.to_owned()));
+    }
+    if pos != body_end {
+        return Err(format!(
+            "{} bytes after the last of {count} records",
+            body_end - pos
+        ));
+    }
+    Ok(users)
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    let mut b = [0; 4];
+    b.copy_from_slice(&bytes[at..at + 4]);
+    u32::from_le_bytes(b)
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let mut b = [0; 8];
+    b.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(b)
+}
+
+/// Makes temporary file names unique within the process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `bytes` to a temporary file next to `path`, syncs it, renames it over `path` and syncs
+/// the directory. On failure the temporary file is removed.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let unique = format!(
+        "{}-{}-{:08x}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos
+    );
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(file_name);
+    temp_name.push(format!(".{unique}.tmp"));
+    let temp = dir.join(temp_name);
+
+    let written = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temp, path)
+    })();
+    if let Err(e) = written {
+        // The temporary file may not exist (creating it failed); nothing else to report then.
+        let _ = fs::remove_file(&temp);
+        return Err(e);
+    }
+    sync_dir(&dir)
+}
+
+/// Flushes a directory's entries (the rename) to the disk.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Windows cannot open a directory as a file; its renames are flushed with the file system.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_store_is_36_bytes() {
+        let bytes = Store::new().to_snapshot_bytes();
+        assert_eq!(bytes.len(), MIN_LEN);
+        assert_eq!(&bytes[..8], &SNAPSHOT_MAGIC);
+        assert_eq!(u64_at(&bytes, 16), 36);
+        assert_eq!(parse(&bytes), Ok(vec![]));
+    }
+
+    #[test]
+    fn the_layout_matches_the_documentation() {
+        let store = Store::new();
+        store.put(2, "é".as_bytes()).unwrap();
+        store.put(1, b"a").unwrap();
+        let bytes = store.to_snapshot_bytes();
+        let mut expected = Vec::new();
+        expected.extend_from_slice(b"\x89USNAP\r\n");
+        expected.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0]);
+        expected.extend_from_slice(&(32u64 + 11 + 12 + 4).to_le_bytes());
+        expected.extend_from_slice(&2u64.to_le_bytes());
+        expected.extend_from_slice(&1u64.to_le_bytes());
+        expected.extend_from_slice(&[1, 0, b'a']);
+        expected.extend_from_slice(&2u64.to_le_bytes());
+        expected.extend_from_slice(&[2, 0, 0xc3, 0xa9]);
+        let crc = crc32fast::hash(&expected);
+        expected.extend_from_slice(&crc.to_le_bytes());
+        assert_eq!(bytes, expected);
+    }
+}
