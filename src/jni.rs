@@ -10,7 +10,10 @@
 //! - and returns a default value (0, false, null) to Java whenever an exception is pending, so no JNI
 //!   call is ever made with an exception pending.
 //!
-//! Handles: `create0` boxes a [`Store`] and returns the pointer as a `jlong`; `destroy0` frees it.
+//! Snapshot errors become `java.nio.file.NoSuchFileException` (missing file, the message is the
+//! path), `CorruptSnapshotException` (a file that fails its checks) or `java.io.IOException`.
+//!
+//! Handles: `create0` (or `open0`) boxes a [`Store`] and returns the pointer as a `jlong`; `destroy0` frees it.
 //! The Kotlin class `NativeUserStore` owns the handle: it never passes 0 or a freed handle, and its
 //! call counter guarantees that `destroy0` runs once, after every call in flight has returned.
 //! The boundary still refuses a 0 handle instead of dereferencing it.
@@ -21,6 +24,7 @@
 
 use std::any::Any;
 use std::ffi::c_void;
+use std::path::PathBuf;
 
 use jni::errors::{Error as JniError, ErrorPolicy};
 use jni::objects::{Global, JByteArray, JClass, JLongArray};
@@ -36,6 +40,12 @@ struct ExceptionClasses {
     invalid_user: Global<JClass<'static>>,
     invalid_json: Global<JClass<'static>>,
     native_store: Global<JClass<'static>>,
+    /// `java.nio.file.NoSuchFileException`: a snapshot that does not exist.
+    no_such_file: Global<JClass<'static>>,
+    /// `dev.userstore.CorruptSnapshotException`: a snapshot that fails its checks.
+    corrupt_snapshot: Global<JClass<'static>>,
+    /// `java.io.IOException`: any other snapshot I/O failure.
+    io: Global<JClass<'static>>,
 }
 
 static CLASSES: OnceCell<ExceptionClasses> = OnceCell::new();
@@ -74,10 +84,25 @@ impl<T: Default> ErrorPolicy<T, BoundaryError> for ThrowJava {
             // A Java exception is already pending (for example from a failed allocation): it wins.
             return Ok(T::default());
         }
-        let message = JNIString::new(err.to_string());
+        let message = match &err {
+            // NoSuchFileException's message is the file, as the JDK's own.
+            BoundaryError::Store(StoreError::SnapshotMissing { path }) => {
+                JNIString::new(path.to_string_lossy())
+            }
+            _ => JNIString::new(err.to_string()),
+        };
         let thrown = match (&err, CLASSES.get()) {
             (BoundaryError::Store(StoreError::InvalidJson { .. }), Some(c)) => {
                 env.throw_new(&c.invalid_json, &message)
+            }
+            (BoundaryError::Store(StoreError::SnapshotMissing { .. }), Some(c)) => {
+                env.throw_new(&c.no_such_file, &message)
+            }
+            (BoundaryError::Store(StoreError::SnapshotCorrupt { .. }), Some(c)) => {
+                env.throw_new(&c.corrupt_snapshot, &message)
+            }
+            (BoundaryError::Store(StoreError::SnapshotIo { .. }), Some(c)) => {
+                env.throw_new(&c.io, &message)
             }
             (BoundaryError::Store(_), Some(c)) => env.throw_new(&c.invalid_user, &message),
             (_, Some(c)) => env.throw_new(&c.native_store, &message),
@@ -176,10 +201,17 @@ pub unsafe extern "system" fn JNI_OnLoad(
         let invalid_user = env.find_class(jni_str!("dev/userstore/InvalidUserException"))?;
         let invalid_json = env.find_class(jni_str!("dev/userstore/InvalidJsonException"))?;
         let native_store = env.find_class(jni_str!("dev/userstore/NativeStoreException"))?;
+        let no_such_file = env.find_class(jni_str!("java/nio/file/NoSuchFileException"))?;
+        let corrupt_snapshot =
+            env.find_class(jni_str!("dev/userstore/CorruptSnapshotException"))?;
+        let io = env.find_class(jni_str!("java/io/IOException"))?;
         Ok(ExceptionClasses {
             invalid_user: env.new_global_ref(invalid_user)?,
             invalid_json: env.new_global_ref(invalid_json)?,
             native_store: env.new_global_ref(native_store)?,
+            no_such_file: env.new_global_ref(no_such_file)?,
+            corrupt_snapshot: env.new_global_ref(corrupt_snapshot)?,
+            io: env.new_global_ref(io)?,
         })
     });
     match cached {
@@ -369,6 +401,49 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_exportJson0<'local>(
     run(env, |env| {
         let json = store(handle)?.export_json();
         byte_array(env, &json)
+    })
+}
+
+/// The path Kotlin sent as UTF-8 bytes (`Path.toString()`); anything else is an I/O error.
+fn read_path(env: &Env<'_>, path: &JByteArray<'_>) -> Result<PathBuf> {
+    let bytes = read_bytes(env, path)?;
+    match String::from_utf8(bytes) {
+        Ok(path) => Ok(PathBuf::from(path)),
+        Err(e) => Err(StoreError::SnapshotIo {
+            path: PathBuf::from(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            reason: "the path is not valid UTF-8".to_owned(),
+        }
+        .into()),
+    }
+}
+
+/// `NativeBridge.save0(handle, pathUtf8)` — writes a snapshot, replacing the file atomically.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_save0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    path: JByteArray<'local>,
+) {
+    run(env, |env| {
+        let store = store(handle)?;
+        let path = read_path(env, &path)?;
+        Ok(store.save(&path)?)
+    })
+}
+
+/// `NativeBridge.open0(pathUtf8): Long` — a new store read from a snapshot; its handle, as from
+/// `create0`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_open0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    path: JByteArray<'local>,
+) -> jlong {
+    run(env, |env| {
+        let path = read_path(env, &path)?;
+        let store = Store::open(&path)?;
+        Ok(Box::into_raw(Box::new(store)) as jlong)
     })
 }
 

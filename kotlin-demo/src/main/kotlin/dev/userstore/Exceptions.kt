@@ -1,5 +1,7 @@
 package dev.userstore
 
+import java.io.IOException
+
 /** A user, id or name that breaks the rules in docs/RULES.md. The store is unchanged. */
 open class InvalidUserException(
     message: String,
@@ -19,3 +21,11 @@ class StoreClosedException(
 class NativeStoreException(
     message: String,
 ) : RuntimeException(message)
+
+/**
+ * A snapshot file that is not a valid snapshot (docs/SNAPSHOT.md): wrong magic bytes, version, length or
+ * checksum, or an invalid record. The message names the file and the problem. Nothing was loaded.
+ */
+class CorruptSnapshotException(
+    message: String,
+) : IOException(message)

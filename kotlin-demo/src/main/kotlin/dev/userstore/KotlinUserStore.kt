@@ -1,6 +1,9 @@
 package dev.userstore
 
+import dev.userstore.internal.Snapshot
 import dev.userstore.internal.StrictJson
+import java.io.IOException
+import java.nio.file.Path
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.ConcurrentSkipListSet
 
@@ -27,9 +30,14 @@ import java.util.concurrent.ConcurrentSkipListSet
  * returned before the close or throws [StoreClosedException], never a result damaged by the emptying;
  * a write that lands after the emptying is removed again before its [StoreClosedException] is thrown.
  */
-class KotlinUserStore : UserStore {
-    private val users = ConcurrentHashMap<Long, User>()
-    private val idsByName = ConcurrentHashMap<String, ConcurrentSkipListSet<Long>>()
+class KotlinUserStore private constructor(
+    expectedUsers: Int,
+) : UserStore {
+    /** A new, empty store. */
+    constructor() : this(DEFAULT_CAPACITY)
+
+    private val users = ConcurrentHashMap<Long, User>(expectedUsers)
+    private val idsByName = ConcurrentHashMap<String, ConcurrentSkipListSet<Long>>(expectedUsers)
 
     @Volatile
     private var closed = false
@@ -117,6 +125,20 @@ class KotlinUserStore : UserStore {
         return finish(StrictJson.arrayJson(snapshot))
     }
 
+    /**
+     * Writes a snapshot of the users (copied and sorted by id, as [exportJson] does) to [path] atomically;
+     * see [UserStore.save] and docs/SNAPSHOT.md.
+     */
+    @Throws(IOException::class)
+    override fun save(path: Path) {
+        checkOpen()
+        val snapshot = ArrayList<User>(users.size)
+        snapshot.addAll(users.values)
+        snapshot.sortBy { it.id }
+        checkOpen()
+        Snapshot.save(path, snapshot)
+    }
+
     /** Same as [get]: the map lookup never blocks, so no dispatcher switch is needed. */
     override suspend fun getUser(id: Long): User? = get(id)
 
@@ -171,15 +193,35 @@ class KotlinUserStore : UserStore {
         idsByName.clear()
     }
 
-    private companion object {
-        const val MAX_NAME_CODE_POINTS = StrictJson.MAX_NAME_CODE_POINTS
+    /** Opening snapshots; see [open]. */
+    companion object {
+        private const val MAX_NAME_CODE_POINTS = StrictJson.MAX_NAME_CODE_POINTS
+        private const val DEFAULT_CAPACITY = 16
 
-        fun checkId(id: Long) {
+        /**
+         * A new store holding the users of the snapshot at [path] (docs/SNAPSHOT.md), written by either
+         * implementation. The whole file is checked (length, magic, version, CRC-32, every record) before the
+         * store is built, so a damaged file loads nothing.
+         *
+         * @throws java.nio.file.NoSuchFileException (its message is [path]) if the file does not exist
+         * @throws CorruptSnapshotException if the file is not a valid snapshot
+         * @throws IOException naming [path] if it cannot be read
+         */
+        @JvmStatic
+        @Throws(IOException::class)
+        fun open(path: Path): KotlinUserStore {
+            val users = Snapshot.read(path)
+            val store = KotlinUserStore(maxOf(DEFAULT_CAPACITY, users.size))
+            for (user in users) store.store(user)
+            return store
+        }
+
+        private fun checkId(id: Long) {
             if (id < 0) throw InvalidUserException("invalid id $id: an id must be in 0..=${Long.MAX_VALUE}")
         }
 
         /** 1 to 256 code points, no unpaired surrogate. */
-        fun checkName(name: String) {
+        private fun checkName(name: String) {
             if (name.isEmpty()) throw InvalidUserException("invalid name: the name is empty")
             var codePoints = 0
             var i = 0

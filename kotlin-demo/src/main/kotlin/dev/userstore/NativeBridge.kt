@@ -54,6 +54,15 @@ internal object NativeBridge {
 
     @JvmStatic external fun exportJson0(handle: Long): ByteArray
 
+    /** Writes a snapshot to the file named by [pathUtf8]; throws `IOException`s (see `src/jni.rs`). */
+    @JvmStatic external fun save0(
+        handle: Long,
+        pathUtf8: ByteArray,
+    )
+
+    /** A new store read from the snapshot named by [pathUtf8]; its handle, owned as one from [create0]. */
+    @JvmStatic external fun open0(pathUtf8: ByteArray): Long
+
     /** Whether the loaded library was built with the `test-hooks` feature. */
     @JvmStatic external fun hasTestHooks0(): Boolean
 

@@ -1,9 +1,11 @@
 package dev.userstore
 
+import java.io.IOException
 import java.lang.ref.Cleaner
 import java.lang.ref.Reference
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
+import java.nio.file.Path
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicLong
 
@@ -66,6 +68,13 @@ class NativeUserStore private constructor(
 
     override fun exportJson(): ByteArray = call { NativeBridge.exportJson0(it) }
 
+    /** Serialises one consistent view of the store in Rust and writes it; see [UserStore.save] and docs/SNAPSHOT.md. */
+    @Throws(IOException::class)
+    override fun save(path: Path) {
+        val pathUtf8 = encodePath(path)
+        call { NativeBridge.save0(it, pathUtf8) }
+    }
+
     override suspend fun getUser(id: Long): User? = get(id)
 
     override fun close() {
@@ -113,15 +122,32 @@ class NativeUserStore private constructor(
         }
     }
 
-    private companion object {
-        const val CLOSED = 1L shl 62
-        const val IN_FLIGHT = CLOSED - 1
-        val CLEANER: Cleaner = Cleaner.create()
+    /** Opening snapshots; see [open]. */
+    companion object {
+        private const val CLOSED = 1L shl 62
+        private const val IN_FLIGHT = CLOSED - 1
+        private val CLEANER: Cleaner = Cleaner.create()
 
-        fun decode(utf8: ByteArray) = String(utf8, Charsets.UTF_8)
+        /**
+         * A new store holding the users of the snapshot at [path] (docs/SNAPSHOT.md), written by either
+         * implementation. The Rust core reads and checks the whole file (length, magic, version, CRC-32, every
+         * record) before it builds the store, so a damaged file loads nothing.
+         *
+         * @throws java.nio.file.NoSuchFileException (its message is [path]) if the file does not exist
+         * @throws CorruptSnapshotException if the file is not a valid snapshot
+         * @throws IOException naming [path] if it cannot be read
+         */
+        @JvmStatic
+        @Throws(IOException::class)
+        fun open(path: Path): NativeUserStore = NativeUserStore(NativeBridge.open0(encodePath(path)))
+
+        private fun decode(utf8: ByteArray) = String(utf8, Charsets.UTF_8)
+
+        /** The path as the UTF-8 bytes the native side reads. */
+        private fun encodePath(path: Path): ByteArray = path.toString().toByteArray(Charsets.UTF_8)
 
         /** UTF-8 bytes of [name]; a name with an unpaired surrogate has none and is refused. */
-        fun encodeName(name: String): ByteArray {
+        private fun encodeName(name: String): ByteArray {
             var i = 0
             while (i < name.length) {
                 val c = name[i]

@@ -1,5 +1,8 @@
 package dev.userstore
 
+import java.io.IOException
+import java.nio.file.Path
+
 /** A user: an id in `0..Long.MAX_VALUE` and a name of 1 to 256 code points (see docs/RULES.md). */
 data class User(
     val id: Long,
@@ -38,6 +41,17 @@ interface UserStore : AutoCloseable {
 
     /** All users as a UTF-8 JSON array sorted by id. */
     fun exportJson(): ByteArray
+
+    /**
+     * Writes every user to [path] as a snapshot (docs/SNAPSHOT.md), replacing the file atomically: it holds
+     * either its previous content or the complete new snapshot, even if the process dies meanwhile. Both
+     * implementations write the same bytes for the same content; `open(path)` on either class reads it back.
+     *
+     * @throws IOException naming [path] if the file cannot be written; the target is then untouched
+     * @throws StoreClosedException if the store is closed
+     */
+    @Throws(IOException::class)
+    fun save(path: Path)
 
     /** [get] in the coroutine shape a Ktor handler uses. */
     suspend fun getUser(id: Long): User?

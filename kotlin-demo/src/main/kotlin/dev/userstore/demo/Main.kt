@@ -16,7 +16,7 @@ private val ROOT_FLAGS = setOf("-h", "--help")
  * `kotlin-demo --users 1000`) it runs `compare`.
  */
 fun main(args: Array<String>) {
-    val root = KotlinDemoCommand().subcommands(CompareCommand())
+    val root = KotlinDemoCommand().subcommands(CompareCommand(), SnapshotCommand())
     val names = root.registeredSubcommands().map { it.commandName }.toSet()
     root.main(withDefaultSubcommand(args.toList(), names))
 }
