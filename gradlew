@@ -145,7 +145,8 @@ for task in "${tasks[@]}"; do
     test) maven verify -DskipRustLint=true -Dktlint.skip=true ;;
     assemble|jar|installDist) maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true ;;
     run)
-      maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true
+      # The build's log goes to stderr, so stdout holds only the demo's output.
+      maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true 1>&2
       # Gradle splits --args on white space, honouring quotes; so does this.
       eval "set -- $run_args"
       echo "> kotlin-demo $*" >&2
@@ -155,7 +156,7 @@ for task in "${tasks[@]}"; do
       # JMH without a Gradle plugin: compile src/jmh/java against the library jar, then run
       # org.openjdk.jmh.Main. Quick by default; -Pjmh.profile=full for the long run; --args adds
       # JMH options (e.g. --args="get -p users=4000000").
-      maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true
+      maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true 1>&2
       run_jmh
       ;;
     clean)

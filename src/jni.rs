@@ -310,15 +310,14 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_getMany0<'local>(
         let mut id_buf = vec![0 as jlong; len];
         ids.get_region(env, 0, &mut id_buf)?;
         let mut out = Vec::with_capacity(len * 16);
-        for &id in &id_buf {
-            let found = store.get_with(id, |name| {
+        // One batched lookup: the core overlaps the memory accesses of the whole batch.
+        store.get_many_with(&id_buf, |_, name| match name {
+            Some(name) => {
                 out.extend_from_slice(&(name.len() as i32).to_le_bytes());
                 out.extend_from_slice(name.as_bytes());
-            })?;
-            if found.is_none() {
-                out.extend_from_slice(&(-1i32).to_le_bytes());
             }
-        }
+            None => out.extend_from_slice(&(-1i32).to_le_bytes()),
+        })?;
         byte_array(env, &out)
     })
 }
