@@ -74,11 +74,11 @@ impl Store {
                 reason: format!("cannot read: {e}"),
             },
         })?;
+        // The names stay borrowed from the file's bytes until the tables are built.
         let users = parse(&bytes).map_err(|reason| StoreError::SnapshotCorrupt {
             path: path.to_owned(),
             reason,
         })?;
-        drop(bytes);
         let store = Store::new();
         store.replace_all(users)?;
         Ok(store)
@@ -110,7 +110,7 @@ impl Store {
 }
 
 /// Checks a whole snapshot and returns its users, or what is wrong with it.
-fn parse(bytes: &[u8]) -> Result<Vec<(u64, String)>, String> {
+fn parse(bytes: &[u8]) -> Result<Vec<(u64, &str)>, String> {
     let len = bytes.len();
     let magic_len = len.min(SNAPSHOT_MAGIC.len());
     if bytes[..magic_len] != SNAPSHOT_MAGIC[..magic_len] {
@@ -194,7 +194,7 @@ fn parse(bytes: &[u8]) -> Result<Vec<(u64, String)>, String> {
             return Err(format!("record {index}: invalid name: {problem}"));
         }
         pos += name_len;
-        users.push((id, name.to_owned()));
+        users.push((id, name));
     }
     if pos != body_end {
         return Err(format!(

@@ -308,7 +308,10 @@ impl Store {
     /// # Errors
     /// [`StoreError::InvalidId`] / [`StoreError::InvalidName`] if an entry breaks the rules; the
     /// store is then unchanged.
-    pub fn replace_all(&self, users: Vec<(u64, String)>) -> Result<(), StoreError> {
+    pub fn replace_all<S: AsRef<str> + Sync>(
+        &self,
+        users: Vec<(u64, S)>,
+    ) -> Result<(), StoreError> {
         // Validate everything first, and bucket the users by shard (positions, 4 or 8 bytes each).
         let mut buckets: Vec<Vec<usize>> = vec![Vec::new(); SHARDS];
         let mut counts = [0usize; SHARDS];
@@ -316,7 +319,7 @@ impl Store {
         for (id, name) in &users {
             // An id above i64::MAX shows up as the negative i64 with the same bits.
             check_id(*id as i64)?;
-            check_name_str(name)?;
+            check_name_str(name.as_ref())?;
             let hash = hash_id(*id);
             counts[shard_of(hash)] += 1;
             hashes.push(hash);
@@ -331,7 +334,7 @@ impl Store {
             let mut table = Table::with_capacity(bucket.len());
             for &i in bucket {
                 let (id, name) = &users[i];
-                table.insert(*id, hashes[i], name);
+                table.insert(*id, hashes[i], name.as_ref());
             }
             table
         };
