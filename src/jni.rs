@@ -278,22 +278,43 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_put0<'local>(
     })
 }
 
-/// `NativeBridge.get0(handle, id): ByteArray?` — the name's UTF-8 bytes, or null.
+/// `NativeBridge.getInto0(handle, id, buffer): Int` — writes the name's UTF-8 bytes into the
+/// caller's `buffer` (at least [`NAME_BUFFER_BYTES`] long) and returns their count, or -1 when
+/// there is no such user. No Java object is created: the Kotlin side reuses one buffer per thread.
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_get0<'local>(
+pub extern "system" fn Java_dev_userstore_NativeBridge_getInto0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
     id: jlong,
-) -> JByteArray<'local> {
+    buffer: JByteArray<'local>,
+) -> jint {
     run(env, |env| {
-        // Copy out first, so no Java allocation happens while the store's lock is held.
-        match store(handle)?.get_with(id, |name| name.as_bytes().to_vec())? {
-            Some(name) => byte_array(env, &name),
-            None => Ok(JByteArray::default()),
+        // Copy out under the shard's read lock, then hand the bytes to the JVM after it is released.
+        let mut name = [0u8; NAME_BUFFER_BYTES];
+        let found = store(handle)?.get_with(id, |stored| {
+            let bytes = stored.as_bytes();
+            let len = bytes.len().min(NAME_BUFFER_BYTES);
+            name[..len].copy_from_slice(&bytes[..len]);
+            bytes.len()
+        })?;
+        let Some(len) = found else {
+            return Ok(-1);
+        };
+        if len > NAME_BUFFER_BYTES {
+            // The core caps names at 256 code points (at most 1024 bytes), so this cannot happen.
+            return Err(BoundaryError::TooLarge(len));
         }
+        // SAFETY: u8 and i8 have the same size and alignment and every bit pattern is valid for
+        // both; this only reinterprets the bytes for the JNI signature.
+        let signed: &[i8] = unsafe { std::slice::from_raw_parts(name.as_ptr().cast(), len) };
+        buffer.set_region(env, 0, signed)?;
+        Ok(len as jint)
     })
 }
+
+/// The size of the buffer `getInto0` needs: 256 code points of at most 4 UTF-8 bytes each.
+const NAME_BUFFER_BYTES: usize = 1024;
 
 /// `NativeBridge.getMany0(handle, ids): ByteArray` — for each id, a little-endian i32 length
 /// (-1 when missing) followed by that many UTF-8 bytes.

@@ -22,10 +22,18 @@ internal object NativeBridge {
         nameUtf8: ByteArray,
     )
 
-    @JvmStatic external fun get0(
+    /**
+     * Writes the name of [id] as UTF-8 into [buffer] (at least [NAME_BUFFER_BYTES] long) and returns
+     * the byte count, or -1 when there is no such user. Creates no Java object.
+     */
+    @JvmStatic external fun getInto0(
         handle: Long,
         id: Long,
-    ): ByteArray?
+        buffer: ByteArray,
+    ): Int
+
+    /** The longest name in UTF-8: 256 code points of at most 4 bytes. */
+    const val NAME_BUFFER_BYTES = 1024
 
     @JvmStatic external fun getMany0(
         handle: Long,

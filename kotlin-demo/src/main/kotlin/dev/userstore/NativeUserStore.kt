@@ -37,7 +37,12 @@ class NativeUserStore private constructor(
 
     override fun put(user: User) = call { NativeBridge.put0(it, user.id, encodeName(user.name)) }
 
-    override fun get(id: Long): User? = call { NativeBridge.get0(it, id) }?.let { User(id, decode(it)) }
+    override fun get(id: Long): User? {
+        // One reused buffer per thread: the native side copies the name into it, no byte[] per call.
+        val buffer = NAME_BUFFER.get()
+        val length = call { NativeBridge.getInto0(it, id, buffer) }
+        return if (length < 0) null else User(id, String(buffer, 0, length, Charsets.UTF_8))
+    }
 
     override fun getMany(ids: LongArray): List<User?> {
         val packed = call { NativeBridge.getMany0(it, ids) }
@@ -127,6 +132,7 @@ class NativeUserStore private constructor(
         private const val CLOSED = 1L shl 62
         private const val IN_FLIGHT = CLOSED - 1
         private val CLEANER: Cleaner = Cleaner.create()
+        private val NAME_BUFFER: ThreadLocal<ByteArray> = ThreadLocal.withInitial { ByteArray(NativeBridge.NAME_BUFFER_BYTES) }
 
         /**
          * A new store holding the users of the snapshot at [path] (docs/SNAPSHOT.md), written by either
@@ -140,8 +146,6 @@ class NativeUserStore private constructor(
         @JvmStatic
         @Throws(IOException::class)
         fun open(path: Path): NativeUserStore = NativeUserStore(NativeBridge.open0(encodePath(path)))
-
-        private fun decode(utf8: ByteArray) = String(utf8, Charsets.UTF_8)
 
         /** The path as the UTF-8 bytes the native side reads. */
         private fun encodePath(path: Path): ByteArray = path.toString().toByteArray(Charsets.UTF_8)

@@ -35,7 +35,8 @@ import org.openjdk.jmh.infra.Blackhole;
 @Fork(value = 1, jvmArgsAppend = {"-Xms4g", "-Xmx4g", "-XX:+AlwaysPreTouch"})
 public class StoreBenchmark {
     private static final int BATCH = 1024;
-    private static final int MASK = (1 << 16) - 1;
+    /** 2^20 pre-drawn ids: more distinct keys than any cache holds, so lookups really miss. */
+    private static final int MASK = (1 << 20) - 1;
 
     @Param({"native", "kotlin"})
     public String store;
@@ -107,7 +108,7 @@ public class StoreBenchmark {
     public void put() {
         int i = next++;
         int slot = i & MASK;
-        target.put(((i >>> 16) & 1) == 0 ? renames[slot] : originals[slot]);
+        target.put(((i >>> 20) & 1) == 0 ? renames[slot] : originals[slot]);
     }
 
     @Benchmark
