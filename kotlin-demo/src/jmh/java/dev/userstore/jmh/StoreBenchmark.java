@@ -70,7 +70,7 @@ public class StoreBenchmark {
             renames[i] = new User(id, "renamed-" + id);
             originals[i] = new User(id, "user-" + id);
         }
-        batches = new long[64][BATCH];
+        batches = new long[1024][BATCH]; // 2^20 ids in all, as for single gets
         for (long[] batch : batches) {
             for (int i = 0; i < BATCH; i++) {
                 batch[i] = random.nextLong(users);
@@ -95,7 +95,7 @@ public class StoreBenchmark {
     @Benchmark
     @OperationsPerInvocation(BATCH)
     public void getMany(Blackhole bh) {
-        bh.consume(target.getMany(batches[nextIndex() & 63]));
+        bh.consume(target.getMany(batches[nextIndex() & 1023]));
     }
 
     @Benchmark
