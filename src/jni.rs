@@ -467,6 +467,17 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_open0<'local>(
     })
 }
 
+/// `NativeBridge.noop0(value): Long` — returns its argument; does nothing else. The JMH floor: the
+/// cost of one call through the JVM's JNI transition and this module's `run` wrapper.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_noop0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    value: jlong,
+) -> jlong {
+    run(env, |_| Ok(value))
+}
+
 /// `NativeBridge.panicForTest0(message)` — panics on purpose (test builds only), so the tests can
 /// prove that a panic becomes a `NativeStoreException` and the JVM survives.
 #[cfg(feature = "test-hooks")]

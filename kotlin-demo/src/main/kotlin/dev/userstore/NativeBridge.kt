@@ -71,6 +71,9 @@ internal object NativeBridge {
     /** A new store read from the snapshot named by [pathUtf8]; its handle, owned as one from [create0]. */
     @JvmStatic external fun open0(pathUtf8: ByteArray): Long
 
+    /** Returns [value] and does nothing else: the cost of one call through the boundary (JMH's floor). */
+    @JvmStatic external fun noop0(value: Long): Long
+
     /** Whether the loaded library was built with the `test-hooks` feature. */
     @JvmStatic external fun hasTestHooks0(): Boolean
 

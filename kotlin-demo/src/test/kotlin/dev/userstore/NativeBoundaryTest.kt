@@ -33,6 +33,13 @@ class NativeBoundaryTest {
     }
 
     @Test
+    fun `the empty native call used as the benchmark floor returns its argument`() {
+        NativeLoader.ensureLoaded()
+        assertEquals(42L, NativeBridge.noop0(42L))
+        assertEquals(Long.MIN_VALUE, NativeBridge.noop0(Long.MIN_VALUE))
+    }
+
+    @Test
     fun `close is idempotent and calls after close throw StoreClosedException`() {
         val store = NativeUserStore()
         store.put(User(7, "seven"))

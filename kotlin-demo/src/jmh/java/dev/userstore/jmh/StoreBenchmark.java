@@ -1,6 +1,7 @@
 package dev.userstore.jmh;
 
 import dev.userstore.KotlinUserStore;
+import dev.userstore.NativeBridge;
 import dev.userstore.NativeUserStore;
 import dev.userstore.User;
 import dev.userstore.UserStore;
@@ -85,6 +86,15 @@ public class StoreBenchmark {
 
     private int nextIndex() {
         return next++ & MASK;
+    }
+
+    /**
+     * The floor: one empty call through JNI and the boundary's wrapper (no store, no call counter).
+     * The Kotlin row runs the same method, so both rows show the same floor.
+     */
+    @Benchmark
+    public long emptyNativeCall() {
+        return NativeBridge.noop0(next++);
     }
 
     @Benchmark
