@@ -27,7 +27,7 @@ use std::ffi::c_void;
 use std::path::PathBuf;
 
 use jni::errors::{Error as JniError, ErrorPolicy};
-use jni::objects::{Global, JByteArray, JClass, JLongArray};
+use jni::objects::{Global, JByteArray, JByteBuffer, JClass, JLongArray};
 use jni::strings::JNIString;
 use jni::sys::{jboolean, jint, jlong, JNI_VERSION_1_8};
 use jni::{jni_str, Env, EnvUnowned, JavaVM};
@@ -65,6 +65,9 @@ enum BoundaryError {
     /// A Java array too large for one call.
     #[error("result of {0} bytes is too large for a Java array")]
     TooLarge(usize),
+    /// A direct buffer with no address or a negative capacity, or too small for its ids.
+    #[error("invalid direct buffer")]
+    BadBuffer,
 }
 
 type Result<T> = std::result::Result<T, BoundaryError>;
@@ -157,6 +160,18 @@ fn run<'local, T: Default>(
     unowned.with_env(f).resolve::<ThrowJava>()
 }
 
+/// Runs a hot export whose success path makes no JNI call (it reads and writes only primitives
+/// and the caller's direct buffer): no jni-rs environment is built unless something goes wrong.
+/// A panic is caught here; an error or a panic is then handed to [`run`], so both take the one
+/// [`ThrowJava`] policy, exactly as in every other export.
+fn run_lean<'local, T: Default>(unowned: EnvUnowned<'local>, f: impl FnOnce() -> Result<T>) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => value,
+        Ok(Err(err)) => run(unowned, |_| Err(err)),
+        Err(payload) => run(unowned, |_| std::panic::resume_unwind(payload)),
+    }
+}
+
 /// The store behind a handle.
 fn store<'a>(handle: jlong) -> Result<&'a Store> {
     let ptr = handle as *const Store;
@@ -168,6 +183,57 @@ fn store<'a>(handle: jlong) -> Result<&'a Store> {
     // every call in flight has returned, so the Store is alive for the whole of this call. Store is
     // Sync, so a shared reference from several threads at once is fine.
     Ok(unsafe { &*ptr })
+}
+
+/// The caller's direct buffer: `capacity` bytes at `address`.
+///
+/// `NativeUserStore` passes the address of a direct `ByteBuffer` it keeps for the calling thread
+/// only (from [`Java_dev_userstore_NativeBridge_bufferAddress0`]) and its capacity, and keeps the
+/// buffer reachable until the call returns; no other thread touches that buffer meanwhile.
+fn direct_buffer<'a>(address: jlong, capacity: jint) -> Result<&'a mut [u8]> {
+    let capacity = usize::try_from(capacity).map_err(|_| BoundaryError::BadBuffer)?;
+    let ptr = address as *mut u8;
+    if ptr.is_null() {
+        return Err(BoundaryError::BadBuffer);
+    }
+    // SAFETY: the address and capacity describe one live direct ByteBuffer (allocated by the JVM,
+    // never moved, freed only after the buffer object is unreachable), which the caller keeps
+    // reachable for this call and uses from this thread only, so nothing else reads or writes
+    // these bytes while the returned slice lives (it lives only within this call).
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, capacity) })
+}
+
+/// Marks a name written in Latin-1 (one byte per character) rather than UTF-8, in the length word
+/// of `getDirect0` / `getManyDirect0`. Above every possible length (at most 1024).
+const LATIN1: i32 = 1 << 20;
+
+/// Writes `name` at the start of `out` and returns its length word: the byte count, with
+/// [`LATIN1`] set when every character is at most U+00FF and the bytes are Latin-1 (so the JVM
+/// builds the String with a plain copy, no UTF-8 decoding). `out` must hold `name.len()` bytes.
+fn write_name(name: &str, out: &mut [u8]) -> i32 {
+    let bytes = name.as_bytes();
+    if bytes.is_ascii() {
+        out[..bytes.len()].copy_from_slice(bytes);
+        return bytes.len() as i32 | LATIN1;
+    }
+    // Latin-1 if every char is below U+0100 (UTF-8 lead bytes 0xC2/0xC3 or ASCII).
+    if name.chars().all(|c| (c as u32) < 0x100) {
+        let mut n = 0;
+        for c in name.chars() {
+            out[n] = c as u32 as u8;
+            n += 1;
+        }
+        return n as i32 | LATIN1;
+    }
+    out[..bytes.len()].copy_from_slice(bytes);
+    bytes.len() as i32
+}
+
+thread_local! {
+    /// Scratch for the read path, reused by every call on this thread: after the first calls
+    /// the read exports allocate nothing.
+    static SCRATCH: std::cell::RefCell<(Vec<i64>, Vec<u8>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// A Java byte array holding `bytes`.
@@ -278,68 +344,95 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_put0<'local>(
     })
 }
 
-/// `NativeBridge.getInto0(handle, id, buffer): Int` — writes the name's UTF-8 bytes into the
-/// caller's `buffer` (at least [`NAME_BUFFER_BYTES`] long) and returns their count, or -1 when
-/// there is no such user. No Java object is created: the Kotlin side reuses one buffer per thread.
+/// `NativeBridge.bufferAddress0(buffer): Long` — the address of a direct `ByteBuffer`, for the
+/// read exports below. Called once per buffer, not per call.
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_getInto0<'local>(
+pub extern "system" fn Java_dev_userstore_NativeBridge_bufferAddress0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    buffer: JByteBuffer<'local>,
+) -> jlong {
+    run(env, |env| {
+        let address = env.get_direct_buffer_address(&buffer)?;
+        Ok(address as jlong)
+    })
+}
+
+/// `NativeBridge.getDirect0(handle, id, address): Int` — writes the name of `id` at `address`
+/// (a direct buffer of at least [`NAME_BUFFER_BYTES`]) and returns its length word (see
+/// [`write_name`]), or -1 when there is no such user. Makes no JNI call and allocates nothing.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_getDirect0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
     id: jlong,
-    buffer: JByteArray<'local>,
+    address: jlong,
 ) -> jint {
-    run(env, |env| {
-        // Copy out under the shard's read lock, then hand the bytes to the JVM after it is released.
-        let mut name = [0u8; NAME_BUFFER_BYTES];
-        let found = store(handle)?.get_with(id, |stored| {
-            let bytes = stored.as_bytes();
-            let len = bytes.len().min(NAME_BUFFER_BYTES);
-            name[..len].copy_from_slice(&bytes[..len]);
-            bytes.len()
+    run_lean(env, || {
+        let store = store(handle)?;
+        let out = direct_buffer(address, NAME_BUFFER_BYTES as jint)?;
+        // A stored name is at most 256 code points, so at most NAME_BUFFER_BYTES bytes.
+        let found = store.get_with(id, |name| {
+            if name.len() > out.len() {
+                Err(BoundaryError::TooLarge(name.len()))
+            } else {
+                Ok(write_name(name, out))
+            }
         })?;
-        let Some(len) = found else {
-            return Ok(-1);
-        };
-        if len > NAME_BUFFER_BYTES {
-            // The core caps names at 256 code points (at most 1024 bytes), so this cannot happen.
-            return Err(BoundaryError::TooLarge(len));
-        }
-        // SAFETY: u8 and i8 have the same size and alignment and every bit pattern is valid for
-        // both; this only reinterprets the bytes for the JNI signature.
-        let signed: &[i8] = unsafe { std::slice::from_raw_parts(name.as_ptr().cast(), len) };
-        buffer.set_region(env, 0, signed)?;
-        Ok(len as jint)
+        found.unwrap_or(Ok(-1))
     })
 }
 
-/// The size of the buffer `getInto0` needs: 256 code points of at most 4 UTF-8 bytes each.
+/// The size of the buffer `getDirect0` needs: 256 code points of at most 4 UTF-8 bytes each.
 const NAME_BUFFER_BYTES: usize = 1024;
 
-/// `NativeBridge.getMany0(handle, ids): ByteArray` — for each id, a little-endian i32 length
-/// (-1 when missing) followed by that many UTF-8 bytes.
+/// `NativeBridge.getManyDirect0(handle, address, capacity, count): Int` — looks up the `count`
+/// ids stored (native byte order) at the start of the direct buffer and writes, after them, one
+/// entry per id in order: a native-order i32 length word (see [`write_name`]; -1 when missing)
+/// followed by the name's bytes. Returns the number of bytes the entries take; when that exceeds
+/// the room after the ids, the entries are incomplete and the caller retries with a larger
+/// buffer. One batched lookup (the core overlaps the cache misses of the batch); no JNI call, no
+/// allocation once this thread's scratch has grown.
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_getMany0<'local>(
+pub extern "system" fn Java_dev_userstore_NativeBridge_getManyDirect0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
-    ids: JLongArray<'local>,
-) -> JByteArray<'local> {
-    run(env, |env| {
+    address: jlong,
+    capacity: jint,
+    count: jint,
+) -> jint {
+    run_lean(env, || {
         let store = store(handle)?;
-        let len = ids.len(env)?;
-        let mut id_buf = vec![0 as jlong; len];
-        ids.get_region(env, 0, &mut id_buf)?;
-        let mut out = Vec::with_capacity(len * 16);
-        // One batched lookup: the core overlaps the memory accesses of the whole batch.
-        store.get_many_with(&id_buf, |_, name| match name {
-            Some(name) => {
-                out.extend_from_slice(&(name.len() as i32).to_le_bytes());
-                out.extend_from_slice(name.as_bytes());
-            }
-            None => out.extend_from_slice(&(-1i32).to_le_bytes()),
-        })?;
-        byte_array(env, &out)
+        let buffer = direct_buffer(address, capacity)?;
+        let count = usize::try_from(count).map_err(|_| BoundaryError::BadBuffer)?;
+        let ids_len = count.checked_mul(8).filter(|&n| n <= buffer.len());
+        let (id_bytes, out) = buffer.split_at_mut(ids_len.ok_or(BoundaryError::BadBuffer)?);
+        SCRATCH.with_borrow_mut(|(ids, _)| {
+            ids.clear();
+            ids.extend(
+                id_bytes
+                    .chunks_exact(8)
+                    .map(|b| i64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
+            );
+            let (mut at, mut fits) = (0usize, true);
+            store.get_many_with(ids, |_, name| {
+                let need = 4 + name.map_or(0, str::len);
+                if fits && at + need <= out.len() {
+                    let word = name.map_or(-1, |n| write_name(n, &mut out[at + 4..]));
+                    out[at..at + 4].copy_from_slice(&word.to_ne_bytes());
+                    // Latin-1 may be shorter than the UTF-8 room reserved for it.
+                    at += 4 + name.map_or(0, |_| (word & (LATIN1 - 1)) as usize);
+                } else {
+                    // Out of room: count what the whole answer needs (UTF-8 sizes, an upper bound).
+                    fits = false;
+                    at = at.saturating_add(need);
+                }
+            })?;
+            let at = if fits { at } else { at.max(out.len() + 1) };
+            i32::try_from(at).map_err(|_| BoundaryError::TooLarge(at))
+        })
     })
 }
 
@@ -376,21 +469,32 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_findByName0<'local>(
     })
 }
 
-/// `NativeBridge.getJson0(handle, id): ByteArray?` — `{"id":…,"name":…}` or null.
+/// `NativeBridge.getJsonDirect0(handle, id, address, capacity): Int` — writes
+/// `{"id":…,"name":…}` at `address` and returns its length, or -1 when there is no such user.
+/// When the length exceeds `capacity` nothing useful was written and the caller retries with a
+/// larger buffer. No JNI call; serialised into this thread's reused scratch, then copied once.
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_getJson0<'local>(
+pub extern "system" fn Java_dev_userstore_NativeBridge_getJsonDirect0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
     id: jlong,
-) -> JByteArray<'local> {
-    run(env, |env| {
-        let mut out = Vec::with_capacity(64);
-        if store(handle)?.write_json(id, &mut out)? {
-            byte_array(env, &out)
-        } else {
-            Ok(JByteArray::default())
-        }
+    address: jlong,
+    capacity: jint,
+) -> jint {
+    run_lean(env, || {
+        let store = store(handle)?;
+        let out = direct_buffer(address, capacity)?;
+        SCRATCH.with_borrow_mut(|(_, json)| {
+            json.clear();
+            if !store.write_json(id, json)? {
+                return Ok(-1);
+            }
+            if let Some(dest) = out.get_mut(..json.len()) {
+                dest.copy_from_slice(json);
+            }
+            i32::try_from(json.len()).map_err(|_| BoundaryError::TooLarge(json.len()))
+        })
     })
 }
 
@@ -468,9 +572,20 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_open0<'local>(
 }
 
 /// `NativeBridge.noop0(value): Long` — returns its argument; does nothing else. The JMH floor: the
-/// cost of one call through the JVM's JNI transition and this module's `run` wrapper.
+/// cost of one call through the JVM's JNI transition and [`run_lean`], the wrapper of the read path.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_userstore_NativeBridge_noop0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    value: jlong,
+) -> jlong {
+    run_lean(env, || Ok(value))
+}
+
+/// `NativeBridge.noopWithEnv0(value): Long` — the same through [`run`], which builds jni-rs's
+/// environment (attach guard, panic catching, error policy) on every call: JMH compares the two.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_userstore_NativeBridge_noopWithEnv0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     value: jlong,

@@ -140,33 +140,35 @@ impl Store {
         ids: &[i64],
         mut f: impl FnMut(usize, Option<&str>),
     ) -> Result<(), StoreError> {
-        let mut keys = Vec::with_capacity(ids.len());
+        // Validate every id first (f must not run for a batch with a bad id); note the shards.
         let mut touched = 0u64;
         for &id in ids {
-            let id = check_id(id)?;
-            let hash = hash_id(id);
-            touched |= 1 << shard_of(hash);
-            keys.push((id, hash));
+            touched |= 1 << shard_of(hash_id(check_id(id)?));
         }
-        // Ascending shard order, like every multi-shard call.
-        let guards: Vec<Option<RwLockReadGuard<'_, Table>>> = (0..SHARDS)
-            .map(|s| (touched & (1 << s) != 0).then(|| self.read(s)))
-            .collect();
+        // Ascending shard order, like every multi-shard call. No heap allocation on this path.
+        let guards: [Option<RwLockReadGuard<'_, Table>>; SHARDS] =
+            std::array::from_fn(|s| (touched & (1 << s) != 0).then(|| self.read(s)));
         let table = |hash: u64| guards[shard_of(hash)].as_deref();
         const CHUNK: usize = 32;
         let mut found = [None; CHUNK];
-        for (c, chunk) in keys.chunks(CHUNK).enumerate() {
+        let mut keys = [(0u64, 0u64); CHUNK];
+        for (c, chunk) in ids.chunks(CHUNK).enumerate() {
+            // Every id was checked above, so the casts keep their values.
+            for (k, &id) in chunk.iter().enumerate() {
+                keys[k] = (id as u64, hash_id(id as u64));
+            }
+            let keys = &keys[..chunk.len()];
             // Pass 1: independent loads of every home slot, so the misses overlap.
-            for &(_, hash) in chunk {
+            for &(_, hash) in keys {
                 if let Some(t) = table(hash) {
                     std::hint::black_box(t.touch(hash));
                 }
             }
             // Pass 2: the lookups proper, now mostly from cache.
-            for (k, &(id, hash)) in chunk.iter().enumerate() {
+            for (k, &(id, hash)) in keys.iter().enumerate() {
                 found[k] = table(hash).and_then(|t| t.find(id, hash));
             }
-            for (k, &(_, hash)) in chunk.iter().enumerate() {
+            for (k, &(_, hash)) in keys.iter().enumerate() {
                 let name = match (table(hash), found[k]) {
                     (Some(t), Some(pos)) => Some(t.name_at(pos)),
                     _ => None,

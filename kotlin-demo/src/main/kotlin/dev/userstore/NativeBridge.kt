@@ -1,5 +1,7 @@
 package dev.userstore
 
+import java.nio.ByteBuffer
+
 /**
  * The raw native functions, implemented in `src/jni.rs`. Private to the library: they take
  * primitives and arrays only, and trust their caller ([NativeUserStore]) to pass a live handle.
@@ -22,23 +24,38 @@ internal object NativeBridge {
         nameUtf8: ByteArray,
     )
 
+    /** The address of the direct [buffer], for the `*Direct0` reads below. Called once per buffer. */
+    @JvmStatic external fun bufferAddress0(buffer: ByteBuffer): Long
+
     /**
-     * Writes the name of [id] as UTF-8 into [buffer] (at least [NAME_BUFFER_BYTES] long) and returns
-     * the byte count, or -1 when there is no such user. Creates no Java object.
+     * Writes the name of [id] at [address] (a direct buffer of at least [NAME_BUFFER_BYTES]) and returns
+     * its length word: the byte count, plus [LATIN1] when the bytes are Latin-1 rather than UTF-8; -1 when
+     * there is no such user. Makes no JNI call back into the JVM and creates no Java object.
      */
-    @JvmStatic external fun getInto0(
+    @JvmStatic external fun getDirect0(
         handle: Long,
         id: Long,
-        buffer: ByteArray,
+        address: Long,
     ): Int
 
     /** The longest name in UTF-8: 256 code points of at most 4 bytes. */
     const val NAME_BUFFER_BYTES = 1024
 
-    @JvmStatic external fun getMany0(
+    /** Set in a length word when the name's bytes are Latin-1 (one byte per char). */
+    const val LATIN1 = 1 shl 20
+
+    /**
+     * Looks up the [count] ids stored in native byte order at the start of the direct buffer at [address]
+     * ([capacity] bytes) and writes after them, per id in order, a native-order Int length word (as
+     * [getDirect0]; -1 when missing) and the name's bytes. Returns the bytes the entries need; more than
+     * the room after the ids means the entries are incomplete: retry with a larger buffer.
+     */
+    @JvmStatic external fun getManyDirect0(
         handle: Long,
-        ids: LongArray,
-    ): ByteArray
+        address: Long,
+        capacity: Int,
+        count: Int,
+    ): Int
 
     @JvmStatic external fun remove0(
         handle: Long,
@@ -50,10 +67,16 @@ internal object NativeBridge {
         nameUtf8: ByteArray,
     ): LongArray
 
-    @JvmStatic external fun getJson0(
+    /**
+     * Writes `{"id":…,"name":…}` for [id] at [address] and returns its length, or -1 when there is no such
+     * user; a length above [capacity] means nothing was written: retry with a larger buffer.
+     */
+    @JvmStatic external fun getJsonDirect0(
         handle: Long,
         id: Long,
-    ): ByteArray?
+        address: Long,
+        capacity: Int,
+    ): Int
 
     @JvmStatic external fun importJson0(
         handle: Long,
@@ -71,8 +94,11 @@ internal object NativeBridge {
     /** A new store read from the snapshot named by [pathUtf8]; its handle, owned as one from [create0]. */
     @JvmStatic external fun open0(pathUtf8: ByteArray): Long
 
-    /** Returns [value] and does nothing else: the cost of one call through the boundary (JMH's floor). */
+    /** Returns [value] and does nothing else: the cost of one call through the read path's wrapper (JMH's floor). */
     @JvmStatic external fun noop0(value: Long): Long
+
+    /** As [noop0], through the wrapper that builds jni-rs's environment on every call (the other exports). */
+    @JvmStatic external fun noopWithEnv0(value: Long): Long
 
     /** Whether the loaded library was built with the `test-hooks` feature. */
     @JvmStatic external fun hasTestHooks0(): Boolean

@@ -5,6 +5,7 @@ import java.lang.ref.Cleaner
 import java.lang.ref.Reference
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
+import java.nio.LongBuffer
 import java.nio.file.Path
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicLong
@@ -38,25 +39,28 @@ class NativeUserStore private constructor(
     override fun put(user: User) = call { NativeBridge.put0(it, user.id, encodeName(user.name)) }
 
     override fun get(id: Long): User? {
-        // One reused buffer per thread: the native side copies the name into it, no byte[] per call.
-        val buffer = NAME_BUFFER.get()
-        val length = call { NativeBridge.getInto0(it, id, buffer) }
-        return if (length < 0) null else User(id, String(buffer, 0, length, Charsets.UTF_8))
+        // The native side writes the name into this thread's direct buffer: no JNI call back into the
+        // JVM, no Java object created there; the String is built here (Latin-1 names with a plain copy).
+        val scratch = SCRATCH.get()
+        val word = call { NativeBridge.getDirect0(it, id, scratch.address) }
+        val user = if (word < 0) null else User(id, scratch.name(0, word))
+        Reference.reachabilityFence(scratch)
+        return user
     }
 
     override fun getMany(ids: LongArray): List<User?> {
-        val packed = call { NativeBridge.getMany0(it, ids) }
-        val buffer = ByteBuffer.wrap(packed).order(ByteOrder.LITTLE_ENDIAN)
+        val scratch = SCRATCH.get()
         val result = ArrayList<User?>(ids.size)
-        for (id in ids) {
-            val length = buffer.getInt()
-            if (length < 0) {
-                result.add(null)
-            } else {
-                result.add(User(id, String(packed, buffer.position(), length, Charsets.UTF_8)))
-                buffer.position(buffer.position() + length)
-            }
+        call { handle ->
+            // Batches of at most GET_MANY_BATCH ids bound the buffer (and the native side's work per call).
+            var from = 0
+            do {
+                val count = minOf(GET_MANY_BATCH, ids.size - from)
+                scratch.getMany(handle, ids, from, count, result)
+                from += count
+            } while (from < ids.size)
         }
+        Reference.reachabilityFence(scratch)
         return result
     }
 
@@ -67,7 +71,12 @@ class NativeUserStore private constructor(
         return ids.map { User(it, name) }
     }
 
-    override fun getJson(id: Long): ByteArray? = call { NativeBridge.getJson0(it, id) }
+    override fun getJson(id: Long): ByteArray? {
+        val scratch = SCRATCH.get()
+        val json = call { scratch.getJson(it, id) }
+        Reference.reachabilityFence(scratch)
+        return json
+    }
 
     override fun importJson(json: ByteArray): Int = call { NativeBridge.importJson0(it, json) }
 
@@ -127,12 +136,94 @@ class NativeUserStore private constructor(
         }
     }
 
+    /**
+     * One thread's scratch for the read path: a direct buffer the native side writes into (and reads batch
+     * ids from), its address, and a byte array to build Strings from. Used by its own thread only.
+     */
+    private class Scratch {
+        private var buffer: ByteBuffer = newBuffer(INITIAL_BUFFER_BYTES)
+        private var longs: LongBuffer = buffer.asLongBuffer()
+        var address: Long = NativeBridge.bufferAddress0(buffer)
+            private set
+        private val bytes = ByteArray(NativeBridge.NAME_BUFFER_BYTES)
+
+        /** The name whose length word (see [NativeBridge.getDirect0]) is [word], stored at [offset]. */
+        fun name(
+            offset: Int,
+            word: Int,
+        ): String {
+            val length = word and (NativeBridge.LATIN1 - 1)
+            buffer.get(offset, bytes, 0, length)
+            val charset = if (word and NativeBridge.LATIN1 != 0) Charsets.ISO_8859_1 else Charsets.UTF_8
+            return String(bytes, 0, length, charset)
+        }
+
+        /** Looks up ids[from until from + count] in one native call and appends the users to [result]. */
+        fun getMany(
+            handle: Long,
+            ids: LongArray,
+            from: Int,
+            count: Int,
+            result: MutableList<User?>,
+        ) {
+            val idBytes = count * Long.SIZE_BYTES
+            ensure(idBytes + count * TYPICAL_ENTRY_BYTES)
+            while (true) {
+                longs.put(0, ids, from, count)
+                val needed = NativeBridge.getManyDirect0(handle, address, buffer.capacity(), count)
+                if (needed <= buffer.capacity() - idBytes) break
+                ensure(idBytes + needed)
+            }
+            var at = idBytes
+            for (i in 0 until count) {
+                val word = buffer.getInt(at)
+                at += Int.SIZE_BYTES
+                if (word < 0) {
+                    result.add(null)
+                } else {
+                    result.add(User(ids[from + i], name(at, word)))
+                    at += word and (NativeBridge.LATIN1 - 1)
+                }
+            }
+        }
+
+        /** The JSON of user [id], or null; grows the buffer and asks again if it was too small. */
+        fun getJson(
+            handle: Long,
+            id: Long,
+        ): ByteArray? {
+            while (true) {
+                val length = NativeBridge.getJsonDirect0(handle, id, address, buffer.capacity())
+                if (length < 0) return null
+                if (length <= buffer.capacity()) return ByteArray(length).also { buffer.get(0, it, 0, length) }
+                ensure(length)
+            }
+        }
+
+        private fun ensure(capacity: Int) {
+            if (capacity <= buffer.capacity()) return
+            buffer = newBuffer(Integer.highestOneBit(capacity - 1) shl 1)
+            longs = buffer.asLongBuffer()
+            address = NativeBridge.bufferAddress0(buffer)
+        }
+
+        private fun newBuffer(capacity: Int): ByteBuffer = ByteBuffer.allocateDirect(capacity).order(ByteOrder.nativeOrder())
+    }
+
     /** Opening snapshots; see [open]. */
     companion object {
+        /** Ids per native call of [getMany]: bounds the direct buffer a batch needs. */
+        private const val GET_MANY_BATCH = 4096
+
+        /** A direct buffer's first size: a batch of 1024 ids with typical names fits. */
+        private const val INITIAL_BUFFER_BYTES = 64 * 1024
+
+        /** The room guessed per entry of a batch before the native side says what it needs. */
+        private const val TYPICAL_ENTRY_BYTES = 24
         private const val CLOSED = 1L shl 62
         private const val IN_FLIGHT = CLOSED - 1
         private val CLEANER: Cleaner = Cleaner.create()
-        private val NAME_BUFFER: ThreadLocal<ByteArray> = ThreadLocal.withInitial { ByteArray(NativeBridge.NAME_BUFFER_BYTES) }
+        private val SCRATCH: ThreadLocal<Scratch> = ThreadLocal.withInitial { Scratch() }
 
         /**
          * A new store holding the users of the snapshot at [path] (docs/SNAPSHOT.md), written by either

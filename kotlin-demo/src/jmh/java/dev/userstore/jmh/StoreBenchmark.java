@@ -97,6 +97,21 @@ public class StoreBenchmark {
         return NativeBridge.noop0(next++);
     }
 
+    /**
+     * The floor as it was: the same empty call through the wrapper the cold exports use, which builds
+     * jni-rs's environment (attach guard, error policy) on every call.
+     */
+    @Benchmark
+    public long emptyNativeCallWithEnv() {
+        return NativeBridge.noopWithEnv0(next++);
+    }
+
+    /** get over 256 ids only, so the lookups hit the cache: what is left of get without the miss. */
+    @Benchmark
+    public User getCached() {
+        return target.get(ids[next++ & 255]);
+    }
+
     @Benchmark
     public User get() {
         return target.get(ids[nextIndex()]);
