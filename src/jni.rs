@@ -207,26 +207,30 @@ fn direct_buffer<'a>(address: jlong, capacity: jint) -> Result<&'a mut [u8]> {
 /// of `getDirect0` / `getManyDirect0`. Above every possible length (at most 1024).
 const LATIN1: i32 = 1 << 20;
 
-/// Writes `name` at the start of `out` and returns its length word: the byte count, with
-/// [`LATIN1`] set when every character is at most U+00FF and the bytes are Latin-1 (so the JVM
-/// builds the String with a plain copy, no UTF-8 decoding). `out` must hold `name.len()` bytes.
-fn write_name(name: &str, out: &mut [u8]) -> i32 {
-    let bytes = name.as_bytes();
-    if bytes.is_ascii() {
-        out[..bytes.len()].copy_from_slice(bytes);
-        return bytes.len() as i32 | LATIN1;
+/// Writes the stored name `utf8` at the start of `out` and returns its length word: the byte
+/// count, with [`LATIN1`] set when every character is at most U+00FF and the bytes written are
+/// Latin-1 (so the JVM builds the String with a plain copy, no UTF-8 decoding). `out` must hold
+/// `utf8.len()` bytes.
+fn write_name(utf8: &[u8], out: &mut [u8]) -> i32 {
+    if utf8.is_ascii() {
+        out[..utf8.len()].copy_from_slice(utf8);
+        return utf8.len() as i32 | LATIN1;
     }
-    // Latin-1 if every char is below U+0100 (UTF-8 lead bytes 0xC2/0xC3 or ASCII).
-    if name.chars().all(|c| (c as u32) < 0x100) {
-        let mut n = 0;
-        for c in name.chars() {
-            out[n] = c as u32 as u8;
-            n += 1;
+    match std::str::from_utf8(utf8) {
+        // Every char below U+0100: each two-byte sequence becomes one byte, ASCII stays.
+        Ok(name) if name.chars().all(|c| (c as u32) < 0x100) => {
+            let mut n = 0;
+            for c in name.chars() {
+                out[n] = c as u32 as u8;
+                n += 1;
+            }
+            n as i32 | LATIN1
         }
-        return n as i32 | LATIN1;
+        _ => {
+            out[..utf8.len()].copy_from_slice(utf8);
+            utf8.len() as i32
+        }
     }
-    out[..bytes.len()].copy_from_slice(bytes);
-    bytes.len() as i32
 }
 
 thread_local! {
@@ -373,7 +377,7 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_getDirect0<'local>(
         let store = store(handle)?;
         let out = direct_buffer(address, NAME_BUFFER_BYTES as jint)?;
         // A stored name is at most 256 code points, so at most NAME_BUFFER_BYTES bytes.
-        let found = store.get_with(id, |name| {
+        let found = store.get_utf8_with(id, |name| {
             if name.len() > out.len() {
                 Err(BoundaryError::TooLarge(name.len()))
             } else {
@@ -417,8 +421,8 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_getManyDirect0<'local>(
                     .map(|b| i64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
             );
             let (mut at, mut fits) = (0usize, true);
-            store.get_many_with(ids, |_, name| {
-                let need = 4 + name.map_or(0, str::len);
+            store.get_many_utf8_with(ids, |_, name| {
+                let need = 4 + name.map_or(0, <[u8]>::len);
                 if fits && at + need <= out.len() {
                     let word = name.map_or(-1, |n| write_name(n, &mut out[at + 4..]));
                     out[at..at + 4].copy_from_slice(&word.to_ne_bytes());
@@ -615,4 +619,35 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_hasTestHooks0<'local>(
     _class: JClass<'local>,
 ) -> jboolean {
     run(env, |_| Ok(cfg!(feature = "test-hooks")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{write_name, LATIN1};
+
+    fn written(name: &str) -> (i32, Vec<u8>) {
+        let mut out = [0u8; 64];
+        let word = write_name(name.as_bytes(), &mut out);
+        (word, out[..(word & (LATIN1 - 1)) as usize].to_vec())
+    }
+
+    #[test]
+    fn ascii_names_are_latin1_as_they_are() {
+        assert_eq!(written("Ada\0"), (4 | LATIN1, b"Ada\0".to_vec()));
+    }
+
+    #[test]
+    fn names_below_u0100_become_one_byte_per_char() {
+        assert_eq!(
+            written("Zoë ÿ"),
+            (5 | LATIN1, vec![b'Z', b'o', 0xEB, b' ', 0xFF])
+        );
+    }
+
+    #[test]
+    fn other_names_stay_utf8() {
+        for name in ["ĀB", "日本", "a😀", "é😀"] {
+            assert_eq!(written(name), (name.len() as i32, name.as_bytes().to_vec()));
+        }
+    }
 }

@@ -68,6 +68,11 @@ impl Default for Store {
     }
 }
 
+/// Stored name bytes as `&str`: they were valid UTF-8 when stored (only `&str`s are stored).
+fn utf8(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).expect("stored names are valid UTF-8")
+}
+
 impl Store {
     /// An empty store.
     pub fn new() -> Store {
@@ -109,10 +114,23 @@ impl Store {
     /// # Errors
     /// [`StoreError::InvalidId`] if `id` is negative.
     pub fn get_with<R>(&self, id: i64, f: impl FnOnce(&str) -> R) -> Result<Option<R>, StoreError> {
+        self.get_utf8_with(id, |bytes| f(utf8(bytes)))
+    }
+
+    /// As [`Store::get_with`], with the name as its UTF-8 bytes (not re-validated: they were
+    /// checked when stored). For callers that copy the bytes out, such as the JNI boundary.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidId`] if `id` is negative.
+    pub fn get_utf8_with<R>(
+        &self,
+        id: i64,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>, StoreError> {
         let id = check_id(id)?;
         let hash = hash_id(id);
         let table = self.read(shard_of(hash));
-        Ok(table.find(id, hash).map(|pos| f(table.name_at(pos))))
+        Ok(table.find(id, hash).map(|pos| f(table.name_bytes(pos))))
     }
 
     /// The name of the user `id`, or `Ok(None)` if there is none.
@@ -139,6 +157,18 @@ impl Store {
         &self,
         ids: &[i64],
         mut f: impl FnMut(usize, Option<&str>),
+    ) -> Result<(), StoreError> {
+        self.get_many_utf8_with(ids, |k, bytes| f(k, bytes.map(utf8)))
+    }
+
+    /// As [`Store::get_many_with`], with each name as its UTF-8 bytes (not re-validated).
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidId`] for the first negative id; `f` is then never called.
+    pub fn get_many_utf8_with(
+        &self,
+        ids: &[i64],
+        mut f: impl FnMut(usize, Option<&[u8]>),
     ) -> Result<(), StoreError> {
         // Validate every id first (f must not run for a batch with a bad id); note the shards.
         let mut touched = 0u64;
@@ -170,7 +200,7 @@ impl Store {
             }
             for (k, &(_, hash)) in keys.iter().enumerate() {
                 let name = match (table(hash), found[k]) {
-                    (Some(t), Some(pos)) => Some(t.name_at(pos)),
+                    (Some(t), Some(pos)) => Some(t.name_bytes(pos)),
                     _ => None,
                 };
                 f(c * CHUNK + k, name);

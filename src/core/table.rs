@@ -162,9 +162,9 @@ impl Table {
         }
     }
 
-    /// The name bytes of the live slot `pos`.
+    /// The name bytes (UTF-8) of the live slot `pos`, without re-checking them.
     #[inline]
-    fn name_bytes(&self, pos: usize) -> &[u8] {
+    pub fn name_bytes(&self, pos: usize) -> &[u8] {
         let name = &self.slots[pos].name;
         if name[0] == LONG {
             let (len, offset) = long_ref(name);

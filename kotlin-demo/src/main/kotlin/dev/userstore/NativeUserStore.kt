@@ -118,10 +118,10 @@ class NativeUserStore private constructor(
     }
 
     private fun enter() {
-        while (true) {
-            val s = state.get()
-            if (s and CLOSED != 0L) throw StoreClosedException()
-            if (state.compareAndSet(s, s + 1)) return
+        // One atomic add: a call that finds the store closed undoes it and never reaches native code.
+        if (state.getAndIncrement() and CLOSED != 0L) {
+            state.decrementAndGet()
+            throw StoreClosedException()
         }
     }
 
