@@ -10,8 +10,9 @@
 #   ./gradlew build        check + the jar and installDist
 #   ./gradlew installDist  kotlin-demo/build/install/kotlin-demo/{bin/kotlin-demo, lib/*.jar}
 #   ./gradlew run [--args="..."]   installDist, then runs the demo with those arguments
-#   ./gradlew jmh [-Pjmh.profile=quick|full] [--args="JMH options"]
+#   ./gradlew jmh [-Pjmh.profile=quick|full] [-Pjmh.profiler=async] [--args="JMH options"]
 #                          JMH benchmarks of both stores; JSON results in kotlin-demo/build/reports/jmh
+#                          (with async-profiler: flame graphs and flat profiles beside them)
 #   ./gradlew clean        deletes kotlin-demo/build and the cargo target folder
 #   ./gradlew tasks        this list
 #
@@ -127,6 +128,21 @@ run_jmh() {
     printf '"gc":"JVM default (G1 unless -jvmArgs says otherwise)","os":"%s"}\n' "$(uname -sr)"
   } > "$out/environment-$stamp.json"
   eval "set -- $run_args"
+  # -Pjmh.profiler=async: async-profiler's agent, taken from its jar on the JMH class path; CPU
+  # time sampled by interval timer (perf events are often unavailable on virtual machines; -Pjmh.profiler.event
+  # changes it); a flame graph and a flat text profile per benchmark under $out/async-<date>.
+  case ${props[jmh.profiler]:-} in
+    '') ;;
+    async)
+      local jar lib
+      jar=$(tr ':' '\n' < "$build/jmh.classpath" | grep '/async-profiler-[0-9.]*\.jar$' | head -1)
+      [ -n "$jar" ] || die "async-profiler is not on the JMH class path"
+      lib=$build/tools/async-profiler/linux-$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')/libasyncProfiler.so
+      unzip -o -q "$jar" "$(basename "$(dirname "$lib")")/*" -d "$build/tools/async-profiler"
+      set -- "$@" -prof "async:libPath=$root/$lib;event=${props[jmh.profiler.event]:-itimer};output=flamegraph,text;flat=25;traces=5;dir=$out/async-$stamp"
+      ;;
+    *) die "jmh.profiler must be async, not ${props[jmh.profiler]}" ;;
+  esac
   # JMH refuses a repeated option: a preset option that --args gives too is left out.
   local keep=() i
   for ((i = 0; i < ${#opts[@]}; i += 2)); do

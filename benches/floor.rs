@@ -20,40 +20,22 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use userstore::Store;
 
+mod common;
+use common::{users, Rng};
+
 /// 2^20 pre-drawn ids, as in JMH: more distinct keys than any cache holds.
 const IDS: usize = 1 << 20;
 /// Ids per getMany batch, as in JMH.
 const BATCH: usize = 1024;
 
-/// The number of users, as JMH's `users` parameter.
-fn users() -> u64 {
-    std::env::var("USERSTORE_BENCH_USERS")
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(1_000_000)
-}
-
-/// SplitMix64: a small, deterministic pseudo-random generator (no extra dependency).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) % n
-    }
-}
-
 fn floor(c: &mut Criterion) {
-    let n = users();
+    let n = users(1_000_000) as u64;
     let store = Store::new();
     store
         .replace_all((0..n).map(|id| (id, format!("user-{id}"))).collect())
         .unwrap();
     let mut rng = Rng(42);
-    let ids: Vec<i64> = (0..IDS).map(|_| rng.below(n) as i64).collect();
+    let ids: Vec<i64> = (0..IDS).map(|_| rng.below(n as usize) as i64).collect();
     let names: Vec<String> = ids.iter().map(|id| format!("user-{id}")).collect();
     let renames: Vec<String> = ids.iter().map(|id| format!("renamed-{id}")).collect();
 

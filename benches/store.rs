@@ -23,36 +23,13 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 use userstore::Store;
 
+mod common;
+use common::{users, Rng};
+
 /// Records in the bulk benchmarks.
 const BULK_RECORDS: u64 = 100_000;
 /// Ids per `get_many_with` batch.
 const BATCH: usize = 1024;
-
-/// The number of users the lookups run against.
-fn users() -> usize {
-    std::env::var("USERSTORE_BENCH_USERS")
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(10_000_000)
-}
-
-/// SplitMix64: a small, deterministic pseudo-random generator (no extra dependency).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// An index in `0..n`.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// The users: random ids in `0..=i64::MAX`, the k-th named `user-<k>`.
 struct Fixture {
@@ -61,7 +38,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let n = users();
+    let n = users(10_000_000);
     let mut rng = Rng(42);
     let ids: Vec<i64> = (0..n).map(|_| (rng.next() >> 1) as i64).collect();
     let store = Store::new();
