@@ -7,6 +7,7 @@ import org.jetbrains.letsPlot.awt.plot.PlotSvgExport
 import org.jetbrains.letsPlot.facet.facetWrap
 import org.jetbrains.letsPlot.geom.geomBar
 import org.jetbrains.letsPlot.geom.geomLine
+import org.jetbrains.letsPlot.geom.geomPoint
 import org.jetbrains.letsPlot.ggsize
 import org.jetbrains.letsPlot.intern.Plot
 import org.jetbrains.letsPlot.intern.toSpec
@@ -16,6 +17,7 @@ import org.jetbrains.letsPlot.pos.positionDodge
 import org.jetbrains.letsPlot.pos.positionStack
 import org.jetbrains.letsPlot.scale.scaleColorManual
 import org.jetbrains.letsPlot.scale.scaleFillManual
+import org.jetbrains.letsPlot.scale.scaleXDiscrete
 import org.jetbrains.letsPlot.scale.scaleXLog10
 import org.jetbrains.letsPlot.scale.scaleYLog10
 import org.jetbrains.letsPlot.themes.themeLight
@@ -221,23 +223,27 @@ private fun gcPressureCurves(extras: Extras): Chart? {
 
 private fun gcPressureTails(extras: Extras): Chart? {
     if (extras.gcPressure.isEmpty()) return null
-    val f = Frame("collector", "store", "metric", "latency")
+    val f = Frame("collector", "store", "condition", "series", "metric", "latency")
     for (run in extras.gcPressure) {
         for (s in run.stores) {
-            f.row(run.gc.label, s.kind.label, "p99", s.pressure.getValueAtPercentile(99.0) / 1e3)
-            f.row(run.gc.label, s.kind.label, "p99.9", s.pressure.getValueAtPercentile(99.9) / 1e3)
-            f.row(run.gc.label, s.kind.label, "max", s.pressure.maxValue / 1e3)
+            for ((condition, h) in listOf("no garbage" to s.baseline, "under garbage" to s.pressure)) {
+                val series = "${s.kind.label}, $condition"
+                f.row(run.gc.label, s.kind.label, condition, series, "p99", h.getValueAtPercentile(99.0) / 1e3)
+                f.row(run.gc.label, s.kind.label, condition, series, "p99.9", h.getValueAtPercentile(99.9) / 1e3)
+                f.row(run.gc.label, s.kind.label, condition, series, "max", h.maxValue / 1e3)
+            }
         }
     }
-    val title = "GC pressure: tail latency of gets under garbage (µs)"
+    val title = "GC pressure: p99, p99.9 and max of gets, without and under garbage"
     val plot =
         letsPlot(f.data) {
-            x = "collector"
+            x = "metric"
             y = "latency"
-            fill = "store"
-        } + geomBar(stat = Stat.identity, position = positionDodge()) +
-            storeFills() + facetWrap(facets = "metric", scales = "free_y")
-    return Chart("gc-pressure-tails", title, plot.styled(title, "collector", "µs"))
+            color = "store"
+            group = "series"
+        } + geomLine(size = 1.0) { linetype = "condition" } + geomPoint(size = 3.5) { shape = "condition" } +
+            scaleXDiscrete(limits = listOf("p99", "p99.9", "max")) + scaleYLog10() + storeColours() + facetWrap(facets = "collector")
+    return Chart("gc-pressure-tails", title, plot.styled(title, null, "latency (µs, log scale)"))
 }
 
 private fun warmupChart(extras: Extras): Chart? {

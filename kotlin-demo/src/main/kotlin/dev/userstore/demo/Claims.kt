@@ -91,7 +91,7 @@ internal fun extrasText(
     }
     if (extras.gcPressure.isNotEmpty()) {
         lines += ""
-        lines += gcPressureTable(extras.gcPressure)
+        lines += gcPressureTable(extras.gcPressure, extras.gcPressureOptions?.sameJvm ?: false)
     }
     if (verdicts.isNotEmpty()) {
         lines += ""

@@ -176,7 +176,7 @@ class CompareCommand(
     private companion object {
         /** The GC-pressure scenario inside compare: shorter and smaller than the standalone gc-pressure. */
         const val DEFAULT_GC_PRESSURE_USERS = 1_000_000
-        const val DEFAULT_GC_PRESSURE_SECONDS = 2.5
+        const val DEFAULT_GC_PRESSURE_SECONDS = 2.0
         const val DEFAULT_GC_PRESSURE_HEAP = "1g"
     }
 }

@@ -7,10 +7,12 @@ import com.github.ajalt.clikt.core.ParameterHolder
 import com.github.ajalt.clikt.parameters.options.check
 import com.github.ajalt.clikt.parameters.options.convert
 import com.github.ajalt.clikt.parameters.options.default
+import com.github.ajalt.clikt.parameters.options.flag
 import com.github.ajalt.clikt.parameters.options.option
 import com.github.ajalt.clikt.parameters.options.required
 import com.github.ajalt.clikt.parameters.options.split
 import com.github.ajalt.clikt.parameters.types.double
+import com.github.ajalt.clikt.parameters.types.enum
 import com.github.ajalt.clikt.parameters.types.int
 import com.github.ajalt.clikt.parameters.types.long
 import com.github.ajalt.clikt.parameters.types.path
@@ -55,6 +57,8 @@ internal data class GcPressureOptions(
     /** -Xms and -Xmx of each child JVM, e.g. `2g`. */
     val heap: String,
     val seed: Long,
+    /** Both stores in one child JVM per collector, instead of one child JVM per store and collector. */
+    val sameJvm: Boolean = false,
 )
 
 /** One store under one collector: timed gets without and with the garbage allocator running. */
@@ -68,6 +72,8 @@ internal class PressureStoreResult(
     val pressureStalls: StallStats = StallStats.NONE,
     /** The same without the garbage allocator. */
     val baselineStalls: StallStats = StallStats.NONE,
+    /** Garbage allocated per second while this store was measured under pressure (its JVM's generator). */
+    val achievedBytesPerSecond: Double = 0.0,
 )
 
 /** Allocation stalls the GC log reported for one store's lookup thread (ZGC stops allocating threads when it falls behind). */
@@ -122,36 +128,55 @@ internal fun runGcPressure(
     options: GcPressureOptions,
     log: (String) -> Unit,
 ): List<GcPressureRun> =
-    options.gcs.map { gc ->
+    options.gcs.mapIndexed { index, gc ->
+        val layout = if (options.sameJvm) "both stores in one JVM" else "one JVM per store"
         log(
             "gc-pressure: ${gc.label}, ${fmtCount(
                 options.users,
-            )} users per store, ${options.allocRateMBps} MB/s of garbage, heap ${options.heap}",
+            )} users, ${options.allocRateMBps} MB/s of garbage, heap ${options.heap}, $layout",
         )
-        val args =
-            listOf(
-                GcPressureWorker.NAME,
-                "--users",
-                options.users.toString(),
-                "--duration",
-                options.durationSeconds.toString(),
-                "--alloc-rate",
-                options.allocRateMBps.toString(),
-                "--seed",
-                options.seed.toString(),
-                "--gc",
-                gc.label,
-            )
-        val expected = options.durationSeconds * 4 + options.users / 200_000.0 + 10
-        val gcLog = Files.createTempFile("userstore-gc-${gc.label}", ".log")
-        try {
-            val jvm = listOf(gc.flag, "-Xms${options.heap}", "-Xmx${options.heap}", "-Xlog:gc:file=$gcLog")
-            val props = ChildJvm.run(jvm, args, expected, log)
-            parseRun(gc, props, Files.readAllLines(gcLog))
-        } finally {
-            Files.deleteIfExists(gcLog)
-        }
+        val choices =
+            if (options.sameJvm) {
+                listOf(StoreChoice.BOTH)
+            } else {
+                listOf(StoreChoice.NATIVE, StoreChoice.KOTLIN).let { if (index % 2 == 0) it else it.reversed() }
+            }
+        val children = choices.map { runWorker(options, gc, it, log) }
+        val stores = StoreKind.entries.mapNotNull { kind -> children.firstNotNullOfOrNull { child -> child.of(kind) } }
+        GcPressureRun(
+            gc,
+            children.first().collectors,
+            children.first().maxHeapBytes,
+            options.users,
+            children.first().askedBytesPerSecond,
+            children.map { it.achievedBytesPerSecond }.average(),
+            stores,
+            children.flatMap { it.gcLog },
+        )
     }
+
+/** One child JVM under [gc] measuring the stores of [choice]. */
+private fun runWorker(
+    options: GcPressureOptions,
+    gc: GcChoice,
+    choice: StoreChoice,
+    log: (String) -> Unit,
+): GcPressureRun {
+    val args =
+        listOf(GcPressureWorker.NAME, "--users", options.users.toString(), "--duration", options.durationSeconds.toString()) +
+            listOf("--alloc-rate", options.allocRateMBps.toString(), "--seed", options.seed.toString(), "--gc", gc.label) +
+            listOf("--store", choice.name.lowercase())
+    val expected = (options.durationSeconds * 2 + options.users / 200_000.0) * choice.kinds.size + 10
+    val gcLog = Files.createTempFile("userstore-gc-${gc.label}", ".log")
+    try {
+        val jvm = listOf(gc.flag, "-Xms${options.heap}", "-Xmx${options.heap}", "-Xlog:gc:file=$gcLog")
+        val props = ChildJvm.run(jvm, args, expected, log)
+        val header = "# -Xlog:gc of the ${gc.label} child JVM measuring ${choice.kinds.joinToString(" and ") { it.label }}"
+        return parseRun(gc, props, listOf(header) + Files.readAllLines(gcLog))
+    } finally {
+        Files.deleteIfExists(gcLog)
+    }
+}
 
 /** The scenario's results as the child wrote them. */
 private fun parseRun(
@@ -170,6 +195,7 @@ private fun parseRun(
                 readGc(p, "${kind.label}.pressure.gc"),
                 stalls["${kind.label}-pressure-0"] ?: StallStats.NONE,
                 stalls["${kind.label}-baseline-0"] ?: StallStats.NONE,
+                p.number("achievedBytesPerSecond"),
             )
         }
     return GcPressureRun(
@@ -238,15 +264,17 @@ class GcPressureCommand(
     private val heap by heapOption("--heap", DEFAULT_HEAP)
     private val seed by option("--seed", metavar = "N", help = "seed of the load order and the lookup ids").long().default(42L)
     private val json by option("--json", metavar = "PATH", help = "also write the raw results as JSON to PATH").path(canBeDir = false)
+    private val sameJvm by option("--same-jvm", help = "both stores in one child JVM per collector (default: one child JVM per store)")
+        .flag()
 
     override fun help(context: Context): String =
         "Lookup tail latency (p99, p99.9, max) of both stores while a background thread allocates garbage at a steady rate, " +
             "with millions of users resident, under G1 and ZGC (one child JVM per collector)."
 
     override fun run() {
-        val options = GcPressureOptions(users, duration, allocRate, gcs, heap, seed)
+        val options = GcPressureOptions(users, duration, allocRate, gcs, heap, seed, sameJvm)
         val runs = runGcPressure(options) { err.println(it) }
-        out.println(gcPressureTable(runs).joinToString("\n"))
+        out.println(gcPressureTable(runs, sameJvm).joinToString("\n"))
         json?.let { path ->
             writeText(path, Json.encode(gcPressureJson(options, runs)) + "\n", "--json")
             for (run in runs) {
@@ -308,6 +336,7 @@ internal class GcPressureWorker : CliktCommand(name = NAME) {
     private val allocRate by option("--alloc-rate").double().required()
     private val seed by option("--seed").long().default(42L)
     private val gcLabel by option("--gc").default("")
+    private val store by option("--store").enum<StoreChoice> { it.name.lowercase() }.default(StoreChoice.BOTH)
     private val out by option("--out").path().required()
 
     override fun help(context: Context): String = "internal: one collector's share of gc-pressure"
@@ -321,7 +350,7 @@ internal class GcPressureWorker : CliktCommand(name = NAME) {
         val rate = (allocRate * BYTES_PER_MB).toLong()
         val results = mutableMapOf<String, Any?>()
         GcMonitor().use { gc ->
-            val stores = StoreKind.entries.map { it to it.create() }
+            val stores = store.kinds.map { it to it.create() }
             try {
                 for ((kind, store) in stores) {
                     val users = workload.users()
@@ -382,7 +411,10 @@ internal class GcPressureWorker : CliktCommand(name = NAME) {
 }
 
 /** The scenario's table: one row per collector and store. */
-internal fun gcPressureTable(runs: List<GcPressureRun>): List<String> {
+internal fun gcPressureTable(
+    runs: List<GcPressureRun>,
+    sameJvm: Boolean,
+): List<String> {
     val header =
         listOf(
             "collector",
@@ -402,7 +434,7 @@ internal fun gcPressureTable(runs: List<GcPressureRun>): List<String> {
                 listOf(
                     run.gc.label,
                     s.kind.label,
-                    fmt("%.0f", run.achievedBytesPerSecond / BYTES_PER_MB),
+                    fmt("%.0f", s.achievedBytesPerSecond / BYTES_PER_MB),
                     micros(s.pressure.getValueAtPercentile(99.0)),
                     micros(s.pressure.getValueAtPercentile(99.9)),
                     micros(s.pressure.maxValue),
@@ -415,17 +447,16 @@ internal fun gcPressureTable(runs: List<GcPressureRun>): List<String> {
         }
     val all = listOf(header) + rows
     val widths = header.indices.map { c -> all.maxOf { it[c].length } }
+    val layout = if (sameJvm) "both stores in one JVM per collector" else "each store alone in its own JVM per collector"
+    val size =
+        runs
+            .firstOrNull()
+            ?.let {
+                "${fmt("%,d", it.users)} users, heap ${fmt("%.0f", it.maxHeapBytes / MIB.toDouble())} MiB, "
+            }.orEmpty()
     val title =
-        "GC pressure: timed gets under a steady garbage rate (no garbage: same store, same JVM, allocator off; " +
-            "GC pauses from the MXBeans, allocation stalls from -Xlog:gc); " +
-            runs
-                .firstOrNull()
-                ?.let {
-                    "${fmt(
-                        "%,d",
-                        it.users,
-                    )} users per store, heap ${fmt("%.0f", it.maxHeapBytes / MIB.toDouble())} MiB"
-                }.orEmpty()
+        "GC pressure: timed gets under a steady garbage rate ($size$layout; no garbage: same store, same JVM, allocator off; " +
+            "GC pauses from the MXBeans, allocation stalls from -Xlog:gc)"
     return listOf(title) +
         all.map { row ->
             row
@@ -459,6 +490,7 @@ internal fun gcPressureJson(
                     "gcs" to it.gcs.map { gc -> gc.label },
                     "heap" to it.heap,
                     "seed" to it.seed,
+                    "sameJvm" to it.sameJvm,
                 )
             },
         "runs" to
@@ -480,6 +512,7 @@ internal fun gcPressureJson(
                                     "pressureGc" to gcJson(s.pressureGc),
                                     "pressureAllocationStalls" to stallJson(s.pressureStalls),
                                     "baselineAllocationStalls" to stallJson(s.baselineStalls),
+                                    "achievedBytesPerSecond" to s.achievedBytesPerSecond,
                                 )
                         },
                 )

@@ -36,6 +36,12 @@ internal object Verdicts {
     /** ...and at least this many times the other store's p99.9 under the same pressure. */
     const val SPIKE_VS_NATIVE = 2.0
 
+    /**
+     * Or: the collector itself stopped Kotlin's lookup thread (longest GC pause or allocation stall)
+     * for at least this many ms, and at least [SPIKE_VS_NATIVE] x as long as it stopped native's.
+     */
+    const val SPIKE_STOP_MILLIS = 50.0
+
     /** A throughput ratio (native/kotlin) at least this is "native faster". */
     const val FASTER_AT_LEAST = 1.10
 
@@ -61,7 +67,10 @@ internal object Verdicts {
         /** Allocation stalls of the lookup thread under garbage (from the GC log), and the longest. */
         val stalls: Int = 0,
         val stallMaxMillis: Double = 0.0,
-    )
+    ) {
+        /** The longest time the collector stopped this lookup thread: a pause or an allocation stall. */
+        val gcStopMillis: Double get() = maxOf((gcMaxPauseMillis ?: 0).toDouble(), stallMaxMillis)
+    }
 
     /** One collector's numbers for both stores. */
     data class GcCase(
@@ -72,8 +81,10 @@ internal object Verdicts {
 
     /**
      * Kotlin spikes under a collector when its p99.9 under pressure is >= [SPIKE_FACTOR] x its own
-     * p99.9 without pressure and >= [SPIKE_VS_NATIVE] x native's p99.9 under the same pressure.
-     * Holds if Kotlin spikes under every collector measured; does not hold if under none; depends otherwise.
+     * p99.9 without pressure and >= [SPIKE_VS_NATIVE] x native's p99.9 under the same pressure, or
+     * when the collector stopped its lookup thread for >= [SPIKE_STOP_MILLIS] ms and >= [SPIKE_VS_NATIVE] x
+     * as long as native's. Holds if Kotlin spikes under every collector measured; does not hold if
+     * under none; depends otherwise.
      */
     fun gcSpikes(cases: List<GcCase>): Verdict {
         if (cases.isEmpty()) return Verdict(GC_CLAIM, Outcome.NOT_MEASURED, "the GC-pressure scenario was not run (--no-gc-pressure).")
@@ -89,7 +100,8 @@ internal object Verdicts {
                 "${c.gc}: kotlin p99.9 ${us(c.kotlin.pressureP999)} µs under garbage vs ${us(c.kotlin.baselineP999)} without " +
                     "(${x(c.kotlin.pressureP999 / c.kotlin.baselineP999)}), native ${us(c.native.pressureP999)} µs " +
                     "(kotlin/native ${x(c.kotlin.pressureP999 / c.native.pressureP999)}), max kotlin ${us(c.kotlin.pressureMax)} / " +
-                    "native ${us(c.native.pressureMax)} µs" + stalls(c) +
+                    "native ${us(c.native.pressureMax)} µs, longest GC stop of the lookup thread kotlin " +
+                    "${fmt("%,.0f", c.kotlin.gcStopMillis)} / native ${fmt("%,.0f", c.native.gcStopMillis)} ms" + stalls(c) +
                     (if (spikes.getValue(c)) " - a spike" else " - no spike by the rule")
             }
         return Verdict(GC_CLAIM, outcome, "$details.")
@@ -103,9 +115,13 @@ internal object Verdicts {
                 "${c.native.stalls} (${fmt("%,.0f", c.native.stallMaxMillis)} ms)"
         }
 
-    private fun spikes(c: GcCase): Boolean =
-        c.kotlin.pressureP999 >= SPIKE_FACTOR * c.kotlin.baselineP999 &&
-            c.kotlin.pressureP999 >= SPIKE_VS_NATIVE * c.native.pressureP999
+    private fun spikes(c: GcCase): Boolean {
+        val tail =
+            c.kotlin.pressureP999 >= SPIKE_FACTOR * c.kotlin.baselineP999 &&
+                c.kotlin.pressureP999 >= SPIKE_VS_NATIVE * c.native.pressureP999
+        val stop = c.kotlin.gcStopMillis >= SPIKE_STOP_MILLIS && c.kotlin.gcStopMillis >= SPIKE_VS_NATIVE * c.native.gcStopMillis
+        return tail || stop
+    }
 
     /** Holds if native B/user <= [MEMORY_HOLDS_AT_MOST] x Kotlin's; does not hold if >= [MEMORY_FAILS_AT_LEAST] x; depends between. */
     fun memory(

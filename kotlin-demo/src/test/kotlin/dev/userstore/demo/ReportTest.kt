@@ -64,7 +64,7 @@ class ReportTest {
         val out = ByteArrayOutputStream()
         val json = dir.resolve("gc.json")
         GcPressureCommand(PrintStream(out, true, Charsets.UTF_8), PrintStream(ByteArrayOutputStream(), true)).parse(
-            "--users 3000 --duration 0.2 --alloc-rate 50 --gc serial,parallel --heap 256m --json $json".split(" "),
+            "--users 3000 --duration 0.2 --alloc-rate 50 --gc serial,parallel --heap 256m --same-jvm --json $json".split(" "),
         )
         val rows = out.toString(Charsets.UTF_8).lines().filter { Regex("^(serial|parallel) +(native|kotlin) ").containsMatchIn(it) }
         assertEquals(4, rows.size, out.toString(Charsets.UTF_8))

@@ -30,6 +30,22 @@ class VerdictsTest {
     }
 
     @Test
+    fun `a long GC stop of Kotlin's lookup thread alone is a spike too`() {
+        val quiet = tail(1_000.0, 1_100.0)
+        val stalled = quiet.copy(stalls = 2, stallMaxMillis = 5_728.0)
+        assertEquals(5_728.0, stalled.gcStopMillis)
+        assertEquals(2.0, quiet.gcStopMillis, "without stalls the longest pause counts")
+        assertEquals(Outcome.HOLDS, Verdicts.gcSpikes(listOf(Verdicts.GcCase("zgc", native = quiet, kotlin = stalled))).outcome)
+        // Native stopped as long: no spike of Kotlin's own.
+        assertEquals(Outcome.DOES_NOT_HOLD, Verdicts.gcSpikes(listOf(Verdicts.GcCase("zgc", native = stalled, kotlin = stalled))).outcome)
+        // Under 50 ms: not a spike, however it compares.
+        val short = quiet.copy(gcMaxPauseMillis = 49)
+        assertEquals(Outcome.DOES_NOT_HOLD, Verdicts.gcSpikes(listOf(Verdicts.GcCase("g1", native = quiet, kotlin = short))).outcome)
+        val why = Verdicts.gcSpikes(listOf(Verdicts.GcCase("zgc", native = quiet, kotlin = stalled))).why
+        assertTrue("longest GC stop of the lookup thread kotlin 5,728 / native 2 ms" in why && "allocation stalls kotlin 2" in why, why)
+    }
+
+    @Test
     fun `memory holds at half of Kotlin's bytes per user or less`() {
         assertEquals(Outcome.HOLDS, Verdicts.memory(50.0, 100.0).outcome)
         assertEquals(Outcome.HOLDS, Verdicts.memory(20.0, 400.0).outcome)
