@@ -4,6 +4,8 @@ import com.github.ajalt.clikt.core.CliktCommand
 import com.github.ajalt.clikt.core.CliktError
 import com.github.ajalt.clikt.core.Context
 import com.github.ajalt.clikt.core.ParameterHolder
+import com.github.ajalt.clikt.core.context
+import com.github.ajalt.clikt.output.MordantHelpFormatter
 import com.github.ajalt.clikt.parameters.options.check
 import com.github.ajalt.clikt.parameters.options.convert
 import com.github.ajalt.clikt.parameters.options.default
@@ -267,9 +269,13 @@ class GcPressureCommand(
     private val sameJvm by option("--same-jvm", help = "both stores in one child JVM per collector (default: one child JVM per store)")
         .flag()
 
+    init {
+        context { helpFormatter = { MordantHelpFormatter(it, showDefaultValues = true) } }
+    }
+
     override fun help(context: Context): String =
         "Lookup tail latency (p99, p99.9, max) of both stores while a background thread allocates garbage at a steady rate, " +
-            "with millions of users resident, under G1 and ZGC (one child JVM per collector)."
+            "with millions of users resident, under G1 and ZGC (one child JVM per store and collector)."
 
     override fun run() {
         val options = GcPressureOptions(users, duration, allocRate, gcs, heap, seed, sameJvm)
