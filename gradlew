@@ -9,7 +9,8 @@
 #   ./gradlew test         the tests only (Rust and Kotlin), no linters
 #   ./gradlew build        check + the jar and installDist
 #   ./gradlew installDist  kotlin-demo/build/install/kotlin-demo/{bin/kotlin-demo, lib/*.jar}
-#   ./gradlew run [--args="..."]   installDist, then runs the demo with those arguments
+#   ./gradlew run [--args="..."]   installDist, then runs the demo with those arguments; compare's
+#                          HTML report goes to build/reports/userstore (and kotlin-demo/build/reports/userstore)
 #   ./gradlew jmh [-Pjmh.profile=quick|full] [-Pjmh.profiler=async] [--args="JMH options"]
 #                          JMH benchmarks of both stores; JSON results in kotlin-demo/build/reports/jmh
 #                          (with async-profiler: flame graphs and flat profiles beside them)
@@ -166,7 +167,17 @@ for task in "${tasks[@]}"; do
       # Gradle splits --args on white space, honouring quotes; so does this.
       eval "set -- $run_args"
       echo "> kotlin-demo $*" >&2
+      marker=$(mktemp)
       kotlin-demo/build/install/kotlin-demo/bin/kotlin-demo "$@"
+      # compare's report (build/reports/userstore, from the project root) is also left in the
+      # subproject's build folder, where a Gradle user would look for it.
+      if [ build/reports/userstore/index.html -nt "$marker" ]; then
+        rm -rf kotlin-demo/build/reports/userstore
+        mkdir -p kotlin-demo/build/reports
+        cp -r build/reports/userstore kotlin-demo/build/reports/userstore
+        echo "report also copied to $root/kotlin-demo/build/reports/userstore/index.html"
+      fi
+      rm -f "$marker"
       ;;
     jmh)
       # JMH without a Gradle plugin: compile src/jmh/java against the library jar, then run

@@ -1,12 +1,12 @@
 package dev.userstore.demo
 
 import com.github.ajalt.clikt.core.CliktCommand
-import com.github.ajalt.clikt.core.CliktError
 import com.github.ajalt.clikt.core.Context
 import com.github.ajalt.clikt.core.context
 import com.github.ajalt.clikt.output.MordantHelpFormatter
 import com.github.ajalt.clikt.parameters.options.check
 import com.github.ajalt.clikt.parameters.options.default
+import com.github.ajalt.clikt.parameters.options.flag
 import com.github.ajalt.clikt.parameters.options.option
 import com.github.ajalt.clikt.parameters.types.double
 import com.github.ajalt.clikt.parameters.types.enum
@@ -14,10 +14,8 @@ import com.github.ajalt.clikt.parameters.types.int
 import com.github.ajalt.clikt.parameters.types.long
 import com.github.ajalt.clikt.parameters.types.path
 import com.github.ajalt.clikt.parameters.types.restrictTo
-import java.io.IOException
 import java.io.OutputStream
 import java.io.PrintStream
-import java.nio.file.Files
 import java.nio.file.Path
 
 /** Largest `--users`: the demo keeps all users of a load in one array, and both stores in one heap. */
@@ -100,6 +98,32 @@ class CompareCommand(
         .default(1024)
     private val json by option("--json", metavar = "PATH", help = "also write the raw results as JSON to PATH")
         .path(canBeDir = false)
+    private val reportDir by option("--report-dir", metavar = "DIR", help = "where the HTML report and its raw numbers (JSON, CSV) go")
+        .path(canBeFile = false)
+        .default(Path.of("build", "reports", "userstore"), defaultForHelp = "build/reports/userstore")
+    private val startupRepeats by option(
+        "--startup-repeats",
+        metavar = "N",
+        help = "fresh JVMs per store for the start-up and warm-up figures",
+    ).int()
+        .restrictTo(1..100)
+        .default(STARTUP_REPEATS)
+    private val gcPressure by option("--gc-pressure", help = "also run the GC-pressure scenario (child JVMs, one per collector)")
+        .flag("--no-gc-pressure", default = true)
+    private val gcPressureUsers by option("--gc-pressure-users", metavar = "N", help = "users per store in the GC-pressure scenario")
+        .int()
+        .restrictTo(1..MAX_USERS)
+        .default(DEFAULT_GC_PRESSURE_USERS)
+    private val gcPressureDuration by option(
+        "--gc-pressure-duration",
+        metavar = "SECONDS",
+        help = "seconds of timed gets per store, per condition, per collector in the GC-pressure scenario",
+    ).double()
+        .restrictTo(0.1..3600.0)
+        .default(DEFAULT_GC_PRESSURE_SECONDS)
+    private val allocRate by allocRateOption()
+    private val gcs by collectorsOption()
+    private val gcPressureHeap by heapOption("--gc-pressure-heap", DEFAULT_GC_PRESSURE_HEAP)
 
     init {
         context { helpFormatter = { MordantHelpFormatter(it, showDefaultValues = true) } }
@@ -116,8 +140,19 @@ class CompareCommand(
             Progress(::writeProgress).use { progress ->
                 GcMonitor().use { gc -> Benchmark(options, environment, gc, progress).run() }
             }
-        out.println(Report(environment, options, results).render())
+        val log = { line: String -> writeProgress(line, true) }
+        val safety = options.stores.map { checkSafety(it) }
+        val startup = runStartup(options.stores, log, startupRepeats)
+        val pressureOptions =
+            if (gcPressure) GcPressureOptions(gcPressureUsers, gcPressureDuration, allocRate, gcs, gcPressureHeap, seed) else null
+        val pressure = pressureOptions?.let { runGcPressure(it, log) }.orEmpty()
+        val extras = Extras(startup, safety, pressureOptions, pressure, startupRepeats)
+        val verdicts = verdicts(options, results, extras)
+        val text = (listOf(Report(environment, options, results).render()) + extrasText(extras, verdicts)).joinToString("\n")
+        out.println(text)
         options.json?.let { writeJson(it, Json.encode(resultsToJson(environment, options, results))) }
+        val index = HtmlReport(environment, options, results, extras, verdicts, text).write(reportDir)
+        out.println("report written to ${index.toAbsolutePath().normalize()}")
     }
 
     /** Writes a progress [text] to [err], ending the line if [newline]. */
@@ -134,11 +169,14 @@ class CompareCommand(
         path: Path,
         text: String,
     ) {
-        try {
-            Files.writeString(path, text + "\n")
-        } catch (e: IOException) {
-            throw CliktError("cannot write --json file $path: ${e.message}")
-        }
+        writeText(path, text + "\n", "--json")
         out.println("raw results written to $path")
+    }
+
+    private companion object {
+        /** The GC-pressure scenario inside compare: shorter and smaller than the standalone gc-pressure. */
+        const val DEFAULT_GC_PRESSURE_USERS = 1_000_000
+        const val DEFAULT_GC_PRESSURE_SECONDS = 2.0
+        const val DEFAULT_GC_PRESSURE_HEAP = "1g"
     }
 }

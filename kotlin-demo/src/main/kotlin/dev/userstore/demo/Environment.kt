@@ -44,7 +44,7 @@ internal data class Environment(
                 javaVersion = System.getProperty("java.version", "?"),
                 javaVendor = System.getProperty("java.vendor", "?"),
                 vmName = System.getProperty("java.vm.name", "?"),
-                collectors = ManagementFactory.getGarbageCollectorMXBeans().map { it.name },
+                collectors = collectorNames(),
                 cpuModel = cpuModel(),
                 cores = Runtime.getRuntime().availableProcessors(),
                 maxHeapBytes = Runtime.getRuntime().maxMemory(),
@@ -53,6 +53,9 @@ internal data class Environment(
                 heapRange = javaHeapAddressRange(),
                 timerOverheadNanos = timerOverheadNanos(),
             )
+
+        /** The names of this JVM's garbage collector beans, e.g. `G1 Young Generation`. */
+        fun collectorNames(): List<String> = ManagementFactory.getGarbageCollectorMXBeans().map { it.name }
 
         /** "model name" of /proc/cpuinfo, else the architecture. */
         private fun cpuModel(): String {

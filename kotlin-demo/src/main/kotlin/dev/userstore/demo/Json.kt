@@ -1,5 +1,7 @@
 package dev.userstore.demo
 
+import org.HdrHistogram.Histogram
+
 /** Hex digits for `\u00XX` escapes. */
 private const val HEX = "0123456789abcdef"
 
@@ -146,13 +148,14 @@ private fun phaseJson(phase: PhaseResult): Map<String, Any?> =
         "allocatedBytes" to phase.allocatedBytes,
         "sink" to phase.sink,
         "gc" to gcJson(phase.gc),
-        "latencyNanos" to
-            phase.histogram?.let { h ->
-                linkedMapOf<String, Any?>("count" to h.totalCount, "min" to h.minValue, "mean" to h.mean) +
-                    PERCENTILES.associate { (label, p) -> label to h.getValueAtPercentile(p) } +
-                    ("max" to h.maxValue)
-            },
+        "latencyNanos" to phase.histogram?.let(::latencyJson),
     )
 
-private fun gcJson(gc: GcStats): Map<String, Any?> =
+/** A latency histogram's summary: count, min, mean, [PERCENTILES] and max, in ns. */
+internal fun latencyJson(h: Histogram): Map<String, Any?> =
+    linkedMapOf<String, Any?>("count" to h.totalCount, "min" to h.minValue, "mean" to h.mean) +
+        PERCENTILES.associate { (label, p) -> label to h.getValueAtPercentile(p) } +
+        ("max" to h.maxValue)
+
+internal fun gcJson(gc: GcStats): Map<String, Any?> =
     linkedMapOf("count" to gc.count, "pauseMillis" to gc.pauseMillis, "maxPauseMillis" to gc.maxPauseMillis)

@@ -69,7 +69,7 @@ private inline fun consume(user: User?): Int = user?.name?.length ?: -1
 
 /**
  * Runs [kind] on [store] with [threads] workers for [nanos], all starting together; worker `t` starts
- * at its own offset in [ids] (and in [batches]).
+ * at its own offset in [ids] (and in [batches]); the workers are named [threadName]-0, -1, ...
  */
 internal fun runSlice(
     kind: LoopKind,
@@ -78,6 +78,7 @@ internal fun runSlice(
     nanos: Long,
     ids: LongArray,
     batches: List<LongArray>,
+    threadName: String = "lookup",
 ): SliceResult {
     val go = CountDownLatch(1)
     val results = arrayOfNulls<WorkerResult>(threads)
@@ -86,7 +87,7 @@ internal fun runSlice(
     var start = 0L
     val workers =
         (0 until threads).map { t ->
-            thread(name = "lookup-$t") {
+            thread(name = "$threadName-$t") {
                 try {
                     go.await()
                     val deadline = start + nanos

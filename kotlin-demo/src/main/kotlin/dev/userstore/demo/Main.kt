@@ -17,6 +17,7 @@ private val ROOT_FLAGS = setOf("-h", "--help")
  */
 fun main(args: Array<String>) {
     val root = KotlinDemoCommand().subcommands(CompareCommand(), SnapshotCommand())
+    root.subcommands(GcPressureCommand(), GcPressureWorker(), StartupProbe())
     val names = root.registeredSubcommands().map { it.commandName }.toSet()
     root.main(withDefaultSubcommand(args.toList(), names))
 }

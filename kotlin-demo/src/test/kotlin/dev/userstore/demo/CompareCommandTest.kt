@@ -22,7 +22,10 @@ class CompareCommandTest {
         @TempDir dir: Path,
     ) {
         val json = dir.resolve("results.json")
-        val result = compare("--users $users --duration 1 --warmup 0.3 --store both --json $json")
+        val result =
+            compare(
+                "--users $users --duration 1 --warmup 0.3 --store both --json $json --no-gc-pressure --startup-repeats 1 --report-dir $dir",
+            )
         val table = Table.parse(result.stdout)
         assertEquals(listOf("native", "kotlin", "native/kotlin"), table.columns)
 
@@ -66,17 +69,34 @@ class CompareCommandTest {
     }
 
     @Test
-    fun `a single store gives a single column`() {
-        val result = compare("--users 500 --duration 0.2 --warmup 0 --store kotlin --threads 2")
+    fun `a single store gives a single column`(
+        @TempDir dir: Path,
+    ) {
+        val result =
+            compare(
+                "--users 500 --duration 0.2 --warmup 0 --store kotlin --threads 2 --no-gc-pressure --startup-repeats 1 --report-dir $dir",
+            )
         val table = Table.parse(result.stdout)
         assertEquals(listOf("kotlin"), table.columns)
         assertEquals(500.0, table.value("users loaded", "kotlin"))
         assertTrue("aggregate" in result.stdout)
+        assertTrue("Verdicts" !in result.stdout, "no verdicts without both stores")
+        assertTrue(Files.exists(dir.resolve("index.html")), "the report is written for one store too")
     }
 
     @Test
     fun `bad options are usage errors`() {
-        for (args in listOf("--users 0", "--duration -1", "--duration NaN", "--threads 0", "--store rust", "--seed x", "extra")) {
+        for (args in listOf(
+            "--users 0",
+            "--duration -1",
+            "--duration NaN",
+            "--threads 0",
+            "--store rust",
+            "--seed x",
+            "extra",
+            "--gc cms",
+            "--gc-pressure-heap 2x",
+        )) {
             val error = assertFailsWith<UsageError>(args) { compare(args) }
             assertEquals(1, error.statusCode, args)
         }

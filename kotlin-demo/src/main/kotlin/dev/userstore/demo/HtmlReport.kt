@@ -1,0 +1,248 @@
+package dev.userstore.demo
+
+import com.github.ajalt.clikt.core.CliktError
+import java.io.IOException
+import java.nio.file.Files
+import java.nio.file.Path
+import java.time.Instant
+
+/** Writes [text] to [path] (creating its folder), turning an I/O failure into a plain error naming [what]. */
+internal fun writeText(
+    path: Path,
+    text: String,
+    what: String,
+) {
+    try {
+        path.toAbsolutePath().parent?.let { Files.createDirectories(it) }
+        Files.writeString(path, text)
+    } catch (e: IOException) {
+        throw CliktError("cannot write $what file $path: ${e.message}")
+    }
+}
+
+/** Escapes text for HTML. */
+private fun html(s: String): String =
+    s
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\"", "&quot;")
+
+/** Quotes a CSV field when it needs it (RFC 4180). */
+private fun csv(value: Any?): String {
+    val s = value?.toString() ?: ""
+    return if (s.any { it == ',' || it == '"' || it == '\n' }) "\"" + s.replace("\"", "\"\"") + "\"" else s
+}
+
+/**
+ * The report folder: `index.html` (charts as SVG rendered by lets-plot, inline, so it opens
+ * offline), the charts as separate `.svg` files, and the raw numbers beside them as
+ * `results.json`, `results.csv` (one row per figure) and `percentiles.csv` (the latency curves).
+ */
+internal class HtmlReport(
+    private val env: Environment,
+    private val options: CompareOptions,
+    private val results: CompareResults,
+    private val extras: Extras,
+    private val verdicts: List<Verdict>,
+    /** The console text of the run, shown at the end of the page. */
+    private val consoleText: String,
+) {
+    /** Writes the folder and returns the path of index.html. */
+    fun write(dir: Path): Path {
+        val charts = charts(options, results, extras)
+        val svgs = charts.associateWith { it.svg() }
+        for ((chart, svg) in svgs) writeText(dir.resolve("${chart.id}.svg"), svg, "chart")
+        writeText(dir.resolve("results.json"), Json.encode(json()) + "\n", "report")
+        writeText(dir.resolve("results.csv"), resultsCsv(), "report")
+        writeText(dir.resolve("percentiles.csv"), percentilesCsv(), "report")
+        for (run in extras.gcPressure) writeText(dir.resolve("gc-${run.gc.label}.log"), run.gcLog.joinToString("") { it + "\n" }, "GC log")
+        val index = dir.resolve("index.html")
+        writeText(index, page(svgs), "report")
+        return index
+    }
+
+    /** The raw results: compare's own JSON plus start-up, safety, GC pressure and the verdicts. */
+    fun json(): Map<String, Any?> =
+        resultsToJson(env, options, results) +
+            linkedMapOf(
+                "startup" to
+                    extras.startup.map { s ->
+                        linkedMapOf(
+                            "store" to s.kind.label,
+                            "jvmToFirstGetMillis" to s.jvmToFirstGetMillis,
+                            "createNanos" to s.createNanos,
+                            "firstPutNanos" to s.firstPutNanos,
+                            "firstGetNanos" to s.firstGetNanos,
+                            "chunkGets" to s.chunk,
+                            "chunkMeanNanos" to s.chunkMeans,
+                            "steadyMeanNanos" to s.steadyMeanNanos,
+                            "warmupRatio" to s.warmupRatio,
+                            "getsToWarm" to s.getsToWarm,
+                        )
+                    },
+                "safety" to
+                    extras.safety.map { s ->
+                        linkedMapOf(
+                            "store" to s.kind.label,
+                            "calls" to s.calls,
+                            "clean" to s.clean,
+                            "unchanged" to s.unchanged,
+                            "outcomes" to s.outcomes.associate { it.name to it.outcome },
+                        )
+                    },
+                "gcPressure" to if (extras.gcPressure.isEmpty()) null else gcPressureJson(extras.gcPressureOptions, extras.gcPressure),
+                "verdicts" to verdicts.map { linkedMapOf("claim" to it.claim, "outcome" to it.outcome.text, "why" to it.why) },
+                "writtenAt" to Instant.now().toString(),
+            )
+
+    private fun resultsCsv(): String {
+        val rows = mutableListOf(listOf("section", "store", "collector", "metric", "value"))
+
+        fun add(
+            section: String,
+            store: String,
+            gc: String,
+            metric: String,
+            value: Any?,
+        ) {
+            rows += listOf(section, store, gc, metric, value?.toString() ?: "")
+        }
+        val jvmGc = env.collectors.joinToString(" + ")
+        for (s in results.stores) {
+            val k = s.kind.label
+            add("load", k, jvmGc, "users", s.load.users)
+            add("load", k, jvmGc, "users_per_second", s.load.usersPerSecond)
+            add("load", k, jvmGc, "heap_retained_bytes_per_user", s.load.heapRetainedBytes.toDouble() / options.users)
+            add("load", k, jvmGc, "off_heap_bytes_per_user", s.load.offHeapBytes?.let { it.toDouble() / options.users })
+            add("load", k, jvmGc, "total_bytes_per_user", s.load.totalBytes.toDouble() / options.users)
+            add("load", k, jvmGc, "gc_count", s.load.gc.count)
+            add("load", k, jvmGc, "gc_pause_ms", s.load.gc.pauseMillis)
+            add("throughput", k, jvmGc, "get_ops_per_second", s.phase(LoopKind.UNTIMED).opsPerSecond)
+            add("throughput", k, jvmGc, "getmany_ids_per_second", s.phase(LoopKind.BATCH).opsPerSecond)
+            PERCENTILES.forEach { (label, p) -> add("latency", k, jvmGc, "${label}_ns", s.latency.getValueAtPercentile(p)) }
+            add("latency", k, jvmGc, "max_ns", s.latency.maxValue)
+            add("lookups", k, jvmGc, "gc_count", s.lookupGc.count)
+            add("lookups", k, jvmGc, "gc_pause_ms", s.lookupGc.pauseMillis)
+            add("lookups", k, jvmGc, "gc_max_pause_ms", s.lookupGc.maxPauseMillis)
+        }
+        for (s in extras.startup) {
+            val k = s.kind.label
+            add("startup", k, "default", "jvm_to_first_get_ms", s.jvmToFirstGetMillis)
+            add("startup", k, "default", "create_first_put_first_get_ns", s.storeStartNanos)
+            add("warmup", k, "default", "first_chunk_ns_per_get", s.chunkMeans.first())
+            add("warmup", k, "default", "steady_ns_per_get", s.steadyMeanNanos)
+            add("warmup", k, "default", "gets_to_warm", s.getsToWarm)
+        }
+        for (s in extras.safety) {
+            add("safety", s.kind.label, "", "hostile_calls", s.calls)
+            add("safety", s.kind.label, "", "clean_exceptions", s.clean)
+            add("safety", s.kind.label, "", "store_unchanged", s.unchanged)
+        }
+        for (run in extras.gcPressure) {
+            for (s in run.stores) {
+                val k = s.kind.label
+                val gc = run.gc.label
+                add("gc_pressure", k, gc, "users", run.users)
+                add("gc_pressure", k, gc, "alloc_bytes_per_second", run.achievedBytesPerSecond)
+                for ((condition, h) in listOf("baseline" to s.baseline, "pressure" to s.pressure)) {
+                    add("gc_pressure", k, gc, "${condition}_p99_ns", h.getValueAtPercentile(99.0))
+                    add("gc_pressure", k, gc, "${condition}_p99.9_ns", h.getValueAtPercentile(99.9))
+                    add("gc_pressure", k, gc, "${condition}_max_ns", h.maxValue)
+                }
+                add("gc_pressure", k, gc, "pressure_gc_count", s.pressureGc.count)
+                add("gc_pressure", k, gc, "pressure_gc_pause_ms", s.pressureGc.pauseMillis)
+                add("gc_pressure", k, gc, "pressure_gc_max_pause_ms", s.pressureGc.maxPauseMillis)
+            }
+        }
+        verdicts.forEach { add("verdict", "", "", it.claim, it.outcome.text) }
+        return rows.joinToString("") { row -> row.joinToString(",") { csv(it) } + "\n" }
+    }
+
+    private fun percentilesCsv(): String {
+        val sb = StringBuilder("scenario,store,collector,condition,percentile,latency_ns\n")
+
+        fun curve(
+            prefix: String,
+            h: org.HdrHistogram.Histogram,
+        ) {
+            for (v in h.percentiles(
+                5,
+            )) {
+                sb
+                    .append(prefix)
+                    .append(',')
+                    .append(v.percentileLevelIteratedTo)
+                    .append(',')
+                    .append(v.valueIteratedTo)
+                    .append('\n')
+            }
+        }
+        val jvmGc = csv(env.collectors.joinToString(" + "))
+        results.stores.forEach { curve("compare,${it.kind.label},$jvmGc,timed gets", it.latency) }
+        for (run in extras.gcPressure) {
+            for (s in run.stores) {
+                curve("gc-pressure,${s.kind.label},${run.gc.label},baseline", s.baseline)
+                curve("gc-pressure,${s.kind.label},${run.gc.label},pressure", s.pressure)
+            }
+        }
+        return sb.toString()
+    }
+
+    private fun page(svgs: Map<Chart, String>): String {
+        val verdictRows =
+            verdicts.joinToString("\n") { v ->
+                "<tr class=\"${v.outcome.name.lowercase()}\"><td>${html(v.claim)}</td><td class=\"outcome\">${html(v.outcome.text)}</td>" +
+                    "<td>${html(v.why)}</td></tr>"
+            }
+        val chartBlocks =
+            svgs.entries.joinToString("\n") { (chart, svg) ->
+                "<figure id=\"${chart.id}\">\n$svg\n<figcaption>${html(chart.title)} " +
+                    "(<a href=\"${chart.id}.svg\">SVG</a>)</figcaption></figure>"
+            }
+        return """
+            |<!DOCTYPE html>
+            |<html lang="en">
+            |<head>
+            |<meta charset="utf-8">
+            |<title>userstore: native (Rust, JNI) vs Kotlin</title>
+            |<style>
+            |body { font-family: sans-serif; max-width: 1000px; margin: 2em auto; color: #222; }
+            |table { border-collapse: collapse; margin: 1em 0; }
+            |td, th { border: 1px solid #ccc; padding: 0.4em 0.6em; vertical-align: top; text-align: left; }
+            |td.outcome { font-weight: bold; white-space: nowrap; }
+            |tr.holds td.outcome { color: #1a7f37; }
+            |tr.does_not_hold td.outcome { color: #b42318; }
+            |tr.depends td.outcome { color: #9a6700; }
+            |tr.not_measured td.outcome { color: #666; }
+            |figure { margin: 2em 0; }
+            |figcaption { color: #555; font-size: 0.9em; }
+            |pre { background: #f6f8fa; padding: 1em; overflow-x: auto; font-size: 0.8em; }
+            |</style>
+            |</head>
+            |<body>
+            |<h1>userstore: the Rust store through JNI against the pure-Kotlin store</h1>
+            |<p>${html(env.javaVersion)} (${html(env.vmName)}), GC ${html(env.collectors.joinToString(", "))}, ${html(env.cpuModel)}, 
+            |${env.cores} cores; ${fmt(
+            "%,d",
+            options.users,
+        )} users per store. Every figure below comes from this run; the raw numbers are in
+            |<a href="results.json">results.json</a>, <a href="results.csv">results.csv</a> and <a href="percentiles.csv">percentiles.csv</a>
+            |${extras.gcPressure.joinToString(
+            "",
+        ) { " (GC log of the ${it.gc.label} child JVM: <a href=\"gc-${it.gc.label}.log\">gc-${it.gc.label}.log</a>)" }}.</p>
+            |<h2>Verdicts on the article's claims</h2>
+            |<table>
+            |<tr><th>claim</th><th>verdict</th><th>why (this run's numbers)</th></tr>
+            |$verdictRows
+            |</table>
+            |<h2>Charts</h2>
+            |$chartBlocks
+            |<h2>The console output of this run</h2>
+            |<pre>${html(consoleText)}</pre>
+            |</body>
+            |</html>
+            |
+            """.trimMargin()
+    }
+}
