@@ -12,10 +12,13 @@
 #   ./gradlew run [--args="..."]   installDist, then runs the demo with those arguments
 #   ./gradlew jmh [-Pjmh.profile=quick|full] [--args="JMH options"]
 #                          JMH benchmarks of both stores; JSON results in kotlin-demo/build/reports/jmh
+#   ./gradlew loadtest [-Ploadtest.rate=4000 -Ploadtest.users=1000000,5000000 ...]
+#                          installDist, then scripts/loadtest.sh: `serve` with each store under oha load;
+#                          results in kotlin-demo/build/reports/userstore/loadtest (settings: see the script)
 #   ./gradlew clean        deletes kotlin-demo/build and the cargo target folder
 #   ./gradlew tasks        this list
 #
-# -Dname=value goes to the build (Maven), -Pname=value to this script's tasks (jmh.profile).
+# -Dname=value goes to the build (Maven), -Pname=value to this script's tasks (jmh.profile, loadtest.*).
 # Several tasks run in order (./gradlew clean check). A leading ":" or ":kotlin-demo:" is accepted.
 # Gradle's common flags (--no-daemon, --offline, -q, --info, --stacktrace, --console=...) are
 # accepted; --offline and -q are passed on to Maven.
@@ -158,6 +161,14 @@ for task in "${tasks[@]}"; do
       # JMH options (e.g. --args="get -p users=4000000").
       maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true 1>&2
       run_jmh
+      ;;
+    loadtest)
+      maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true 1>&2
+      # -Ploadtest.NAME=VALUE becomes LOADTEST_NAME=VALUE (users, stores, rate, duration, repeats, ...).
+      for key in "${!props[@]}"; do
+        case $key in loadtest.*) name=${key#loadtest.}; export "LOADTEST_${name^^}=${props[$key]}" ;; esac
+      done
+      bash scripts/loadtest.sh
       ;;
     clean)
       maven clean
