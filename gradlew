@@ -12,7 +12,7 @@
 #   ./gradlew run [--args="..."]   installDist, then runs the demo with those arguments
 #   ./gradlew jmh [-Pjmh.profile=quick|full] [--args="JMH options"]
 #                          JMH benchmarks of both stores; JSON results in kotlin-demo/build/reports/jmh
-#   ./gradlew loadtest [-Ploadtest.rate=4000 -Ploadtest.users=1000000,5000000 ...]
+#   ./gradlew loadtest [-Ploadtest.rate=10000 -Ploadtest.users=1000000,5000000 ...]
 #                          installDist, then scripts/loadtest.sh: `serve` with each store under oha load;
 #                          results in kotlin-demo/build/reports/userstore/loadtest (settings: see the script)
 #   ./gradlew clean        deletes kotlin-demo/build and the cargo target folder

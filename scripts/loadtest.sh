@@ -15,7 +15,7 @@
 # Settings (environment; ./gradlew loadtest maps -Ploadtest.NAME=VALUE onto them):
 #   LOADTEST_USERS       user counts, comma separated        (default 1000000,5000000; each must be d*10^k)
 #   LOADTEST_STORES      stores, comma separated              (default native,kotlin)
-#   LOADTEST_RATE        constant request rate per second     (default 4000: see README, "Backend (serve)")
+#   LOADTEST_RATE        constant request rate per second     (default 10000: see README, "Backend (serve)")
 #   LOADTEST_DURATION    length of the constant-rate run      (default 30s)
 #   LOADTEST_CAPACITY    length of the closed-loop run        (default 10s)
 #   LOADTEST_WARMUP      length of the warm-up                (default 10s)
@@ -45,7 +45,7 @@ cd "$root"
 
 users_list=${LOADTEST_USERS:-1000000,5000000}
 stores=${LOADTEST_STORES:-native,kotlin}
-rate=${LOADTEST_RATE:-4000}
+rate=${LOADTEST_RATE:-10000}
 duration=${LOADTEST_DURATION:-30s}
 capacity=${LOADTEST_CAPACITY:-10s}
 warmup=${LOADTEST_WARMUP:-10s}

@@ -71,6 +71,7 @@ fun Application.userStoreModule(
         .builder("userstore.users", store) { sizeOrNaN(it) }
         .description("Number of users in the store")
         .tag("store", storeLabel)
+        .strongReference(true)
         .register(registry)
 
     install(StatusPages) {
