@@ -4,7 +4,7 @@
 #
 # For each user count and each repeat, for each store in turn (the order alternates between repeats): starts
 # `bin/kotlin-demo serve --store S --users N` on 127.0.0.1 with a fixed heap, waits for GET /health, then drives
-# GET /users/{random id in 0..N-1} with oha (HTTP load generator, built from crates.io into build/tools once):
+# GET /users/{random id in 0..N-1} with oha (HTTP load generator, a Rust crate built with cargo install into build/tools once):
 #   1. warm-up      constant rate, WARMUP long, results kept but not reported;
 #   2. capacity     closed loop (no rate limit), CAPACITY long: the most requests per second the server answers;
 #   3. constant     RATE requests per second with latency correction (oha -q RATE --latency-correction), so
@@ -37,6 +37,8 @@
 #     "ratios":  [ {"users", "capacity_native_over_kotlin", "achieved_native_over_kotlin",
 #                   "p999_native_over_kotlin", "p99_native_over_kotlin",
 #                   "goal_throughput_met", "goal_p999_met"} ] }
+#   non_200 counts the requests without a 200 answer, including those oha cancels at the -z deadline
+#   ("aborted due to deadline" in the raw errorDistribution).
 #   The goal (issue 5): native capacity >= Kotlin capacity and native p99.9 <= Kotlin p99.9 at 5M users.
 set -euo pipefail
 
