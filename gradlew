@@ -14,10 +14,13 @@
 #   ./gradlew jmh [-Pjmh.profile=quick|full] [-Pjmh.profiler=async] [--args="JMH options"]
 #                          JMH benchmarks of both stores; JSON results in kotlin-demo/build/reports/jmh
 #                          (with async-profiler: flame graphs and flat profiles beside them)
+#   ./gradlew loadtest [-Ploadtest.rate=10000 -Ploadtest.users=1000000,5000000 ...]
+#                          installDist, then scripts/loadtest.sh: `serve` with each store under oha load;
+#                          results in kotlin-demo/build/reports/userstore/loadtest (settings: see the script)
 #   ./gradlew clean        deletes kotlin-demo/build and the cargo target folder
 #   ./gradlew tasks        this list
 #
-# -Dname=value goes to the build (Maven), -Pname=value to this script's tasks (jmh.profile).
+# -Dname=value goes to the build (Maven), -Pname=value to this script's tasks (jmh.profile, loadtest.*).
 # Several tasks run in order (./gradlew clean check). A leading ":" or ":kotlin-demo:" is accepted.
 # Gradle's common flags (--no-daemon, --offline, -q, --info, --stacktrace, --console=...) are
 # accepted; --offline and -q are passed on to Maven.
@@ -185,6 +188,14 @@ for task in "${tasks[@]}"; do
       # JMH options (e.g. --args="get -p users=4000000").
       maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true 1>&2
       run_jmh
+      ;;
+    loadtest)
+      maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true 1>&2
+      # -Ploadtest.NAME=VALUE becomes LOADTEST_NAME=VALUE (users, stores, rate, duration, repeats, ...).
+      for key in "${!props[@]}"; do
+        case $key in loadtest.*) name=${key#loadtest.}; export "LOADTEST_${name^^}=${props[$key]}" ;; esac
+      done
+      bash scripts/loadtest.sh
       ;;
     clean)
       maven clean

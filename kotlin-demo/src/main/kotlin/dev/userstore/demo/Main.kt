@@ -4,6 +4,7 @@ import com.github.ajalt.clikt.core.CliktCommand
 import com.github.ajalt.clikt.core.Context
 import com.github.ajalt.clikt.core.main
 import com.github.ajalt.clikt.core.subcommands
+import dev.userstore.demo.serve.ServeCommand
 
 /** The subcommand that runs when the command line names none. */
 private const val DEFAULT_SUBCOMMAND = "compare"
@@ -16,7 +17,7 @@ private val ROOT_FLAGS = setOf("-h", "--help")
  * `kotlin-demo --users 1000`) it runs `compare`.
  */
 fun main(args: Array<String>) {
-    val root = KotlinDemoCommand().subcommands(CompareCommand(), SnapshotCommand())
+    val root = KotlinDemoCommand().subcommands(CompareCommand(), SnapshotCommand(), ServeCommand())
     root.subcommands(GcPressureCommand(), GcPressureWorker(), StartupProbe())
     val names = root.registeredSubcommands().map { it.commandName }.toSet()
     root.main(withDefaultSubcommand(args.toList(), names))
