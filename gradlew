@@ -12,10 +12,15 @@
 #   ./gradlew run [--args="..."]   installDist, then runs the demo with those arguments
 #   ./gradlew jmh [-Pjmh.profile=quick|full] [--args="JMH options"]
 #                          JMH benchmarks of both stores; JSON results in kotlin-demo/build/reports/jmh
+#   ./gradlew fuzz [-Pfuzz.seconds=60]
+#                          coverage-guided fuzzing of the Rust core (import_json, snapshot reader),
+#                          each target for that many seconds; prints inputs tried and crashes
+#   ./gradlew leakcheck    the Rust core's tests under valgrind; prints leaked bytes, fails on a leak
 #   ./gradlew clean        deletes kotlin-demo/build and the cargo target folder
 #   ./gradlew tasks        this list
 #
-# -Dname=value goes to the build (Maven), -Pname=value to this script's tasks (jmh.profile).
+# -Dname=value goes to the build (Maven), -Pname=value to this script's tasks (jmh.profile,
+# fuzz.seconds).
 # Several tasks run in order (./gradlew clean check). A leading ":" or ":kotlin-demo:" is accepted.
 # Gradle's common flags (--no-daemon, --offline, -q, --info, --stacktrace, --console=...) are
 # accepted; --offline and -q are passed on to Maven.
@@ -159,6 +164,8 @@ for task in "${tasks[@]}"; do
       maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true 1>&2
       run_jmh
       ;;
+    fuzz) scripts/fuzz.sh "${props[fuzz.seconds]:-60}" ;;
+    leakcheck) scripts/leakcheck.sh ;;
     clean)
       maven clean
       cargo clean --target-dir "$root/target"
