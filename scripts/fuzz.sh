@@ -55,7 +55,7 @@ for target in "${targets[@]}"; do
   crashes=$(($(find "$artifacts" -type f | wc -l) - before))
   cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
   corpus=$(find "$work" -type f | wc -l)
-  line="$target: ${runs:-?} inputs tried in ${seconds}s, crashes: $crashes, exit code: $code, coverage: ${cov:-?} edges, new corpus entries: $corpus"
+  line="$target: ${runs:-?} inputs tried in ${seconds}s, crashes: $crashes, exit code: $code, coverage: ${cov:-?} edges, work corpus: $corpus files"
   echo "$line"
   summary+=("$line")
   if [ "$code" -ne 0 ] || [ "$crashes" -ne 0 ]; then

@@ -3,7 +3,8 @@
 # memcheck. Prints, per binary, the bytes definitely, indirectly and possibly lost and still
 # reachable at exit; fails if any test fails, if memcheck reports a memory error, or if any byte is
 # definitely or indirectly lost. (Possibly lost / still reachable are reported, not failed on:
-# they are memory still pointed to at exit, such as lazily initialised statics.)
+# they are memory still pointed to at exit, such as lazily initialised statics. RUST_BACKTRACE=0:
+# with backtraces on, the deliberate panics of some tests leave std's symbolisation cache reachable.)
 #
 # Usage: scripts/leakcheck.sh [TEST_BINARY_NAME...]      (./gradlew leakcheck)
 # Logs: target/leakcheck/<binary>.log
@@ -33,7 +34,7 @@ for entry in "${bins[@]}"; do
   log=$out/$name.log
   start=$(date +%s)
   set +e
-  valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect \
+  RUST_BACKTRACE=0 valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect \
     --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --num-callers=40 \
     "$exe" -q --test-threads=2 > "$log" 2>&1
   code=$?

@@ -26,7 +26,7 @@ import kotlin.test.fail
  *   control characters, non-BMP characters, and lengths around the 256-code-point limit (0, 1, 255, 256,
  *   257 code points, counted in BMP and non-BMP characters).
  *
- * `-Duserstore.fuzz.iterations=N` sets the inputs of each kind (default 1000: a few seconds);
+ * `-Duserstore.fuzz.iterations=N` sets the inputs of each kind (default 2000: a few seconds);
  * `-Duserstore.fuzz.seed=S` replays one run. The content of both stores is compared every 100 inputs and at
  * the end.
  */
@@ -34,7 +34,7 @@ class BoundaryFuzzTest {
     @Test
     @Timeout(3600)
     fun `random and mutated inputs give the same verdict and content on both stores`() {
-        val iterations = Reliability.setting("userstore.fuzz.iterations", 1000)
+        val iterations = Reliability.setting("userstore.fuzz.iterations", 2000)
         val seed = Reliability.setting("userstore.fuzz.seed", System.nanoTime())
         val run = Run(Random(seed))
         try {

@@ -9,7 +9,7 @@ import kotlin.test.assertTrue
  * Leaks across the boundary, measured on a child JVM (fixed, pre-touched heap, so the heap does not add to
  * the process's RSS as it grows):
  *
- * - `-Duserstore.leak.cycles=N` (default 10000) cycles of NativeUserStore(): fill (puts, getMany, importJson,
+ * - `-Duserstore.leak.cycles=N` (default 100000, about 5 s) cycles of NativeUserStore(): fill (puts, getMany, importJson,
  *   findByName), close. RSS (VmRSS) is read after a warm-up and after the cycles. The same child then measures
  *   what one store filled the same way costs when it is NOT closed; the growth over all cycles must stay
  *   below a tenth of what leaking the stores of just 5% of the cycles would cost, and below 32 MiB.
@@ -23,7 +23,7 @@ class LeakTest {
     @Test
     @Timeout(3600)
     fun `create-fill-close cycles of NativeUserStore keep RSS bounded`() {
-        val cycles = Reliability.setting("userstore.leak.cycles", 10_000)
+        val cycles = Reliability.setting("userstore.leak.cycles", 100_000)
         val users = 50
         val (code, output) = Reliability.runChild(childHeap, listOf("leak", cycles.toString(), users.toString(), "1000"), 3600)
         assertEquals(0, code, output)
