@@ -16,7 +16,7 @@
 #                          coverage-guided fuzzing of the Rust core (import_json, snapshot reader),
 #                          each target for that many seconds; prints inputs tried and crashes
 #   ./gradlew leakcheck    the Rust core's tests under valgrind; prints leaked bytes, fails on a leak
-#   ./gradlew clean        deletes kotlin-demo/build and the cargo target folder
+#   ./gradlew clean        deletes kotlin-demo/build and the cargo target folders
 #   ./gradlew tasks        this list
 #
 # -Dname=value goes to the build (Maven), -Pname=value to this script's tasks (jmh.profile,
@@ -169,6 +169,7 @@ for task in "${tasks[@]}"; do
     clean)
       maven clean
       cargo clean --target-dir "$root/target"
+      rm -rf "$root/fuzz/target"
       ;;
     *) die "task '$task' not found (see ./gradlew tasks)" ;;
   esac

@@ -5,17 +5,17 @@
 # script collects them, with Surefire's summaries, into OUT (default: stdout).
 #
 # Usage: scripts/reliability-long.sh [OUT]
-#   USERSTORE_FUZZ_ITERATIONS  inputs of each kind in BoundaryFuzzTest   (default 500000)
-#   USERSTORE_RACE_ROUNDS      close() races per store in RaceTest       (default 5000)
-#   USERSTORE_HAMMER_OPS       calls per thread in RaceTest's hammer     (default 1000000)
+#   USERSTORE_FUZZ_ITERATIONS  inputs of each kind in BoundaryFuzzTest   (default 100000)
+#   USERSTORE_RACE_ROUNDS      close() races per store in RaceTest       (default 2000)
+#   USERSTORE_HAMMER_OPS       calls per thread in RaceTest's hammer     (default 500000)
 #   USERSTORE_LEAK_CYCLES      create/fill/close cycles in LeakTest      (default 100000)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$root"
 out=${1:-/dev/stdout}
-export USERSTORE_FUZZ_ITERATIONS=${USERSTORE_FUZZ_ITERATIONS:-500000}
-export USERSTORE_RACE_ROUNDS=${USERSTORE_RACE_ROUNDS:-5000}
-export USERSTORE_HAMMER_OPS=${USERSTORE_HAMMER_OPS:-1000000}
+export USERSTORE_FUZZ_ITERATIONS=${USERSTORE_FUZZ_ITERATIONS:-100000}
+export USERSTORE_RACE_ROUNDS=${USERSTORE_RACE_ROUNDS:-2000}
+export USERSTORE_HAMMER_OPS=${USERSTORE_HAMMER_OPS:-500000}
 export USERSTORE_LEAK_CYCLES=${USERSTORE_LEAK_CYCLES:-100000}
 log=$root/kotlin-demo/build/reliability-long.log
 mkdir -p "$(dirname "$log")"
