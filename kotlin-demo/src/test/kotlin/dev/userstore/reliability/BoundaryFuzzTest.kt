@@ -44,7 +44,7 @@ class BoundaryFuzzTest {
         }
         Reliability.report(
             "boundary-fuzz seed=$seed imports=${run.imports} imports_accepted=${run.importsAccepted} puts=${run.puts} " +
-                "puts_accepted=${run.putsAccepted} other_calls=${run.others} disagreements=0",
+                "puts_accepted=${run.putsAccepted} other_calls=${run.others} max_input_bytes=${run.maxInput} disagreements=0",
         )
     }
 
@@ -56,6 +56,7 @@ class BoundaryFuzzTest {
         var puts = 0L
         var putsAccepted = 0L
         var others = 0L
+        var maxInput = 0
         private val names = ArrayList<String>()
         private val inputs = ArrayList<ByteArray>()
 
@@ -70,7 +71,11 @@ class BoundaryFuzzTest {
                     same("importJson(${show(json)})", kotlin, native, InvalidJsonException::class.java) { it.importJson(json) }
                 imports++
                 if (accepted) importsAccepted++
-                if (inputs.size < 64) inputs += json else inputs[random.nextInt(inputs.size)] = json
+                maxInput = maxOf(maxInput, json.size)
+                // Splices of splices could otherwise grow without bound and slow the run down.
+                if (json.size <= MAX_POOLED) {
+                    if (inputs.size < 64) inputs += json else inputs[random.nextInt(inputs.size)] = json
+                }
 
                 val name = randomName()
                 val id = random.nextLong(64)
@@ -221,6 +226,9 @@ class BoundaryFuzzTest {
     }
 
     private companion object {
+        /** The largest input kept for later splices. */
+        const val MAX_POOLED = 16 * 1024
+
         fun normalize(value: Any?): Any? = if (value is ByteArray) String(value, Charsets.ISO_8859_1) else value
 
         fun show(value: Any?): String =
