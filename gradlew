@@ -17,10 +17,15 @@
 #   ./gradlew loadtest [-Ploadtest.rate=10000 -Ploadtest.users=1000000,5000000 ...]
 #                          installDist, then scripts/loadtest.sh: `serve` with each store under oha load;
 #                          results in kotlin-demo/build/reports/userstore/loadtest (settings: see the script)
-#   ./gradlew clean        deletes kotlin-demo/build and the cargo target folder
+#   ./gradlew fuzz [-Pfuzz.seconds=60]
+#                          coverage-guided fuzzing of the Rust core (import_json, snapshot reader),
+#                          each target for that many seconds; prints inputs tried and crashes
+#   ./gradlew leakcheck    the Rust core's tests under valgrind; prints leaked bytes, fails on a leak
+#   ./gradlew clean        deletes kotlin-demo/build and the cargo target folders
 #   ./gradlew tasks        this list
 #
-# -Dname=value goes to the build (Maven), -Pname=value to this script's tasks (jmh.profile, loadtest.*).
+# -Dname=value goes to the build (Maven), -Pname=value to this script's tasks (jmh.profile,
+# jmh.profiler, loadtest.*, fuzz.seconds).
 # Several tasks run in order (./gradlew clean check). A leading ":" or ":kotlin-demo:" is accepted.
 # Gradle's common flags (--no-daemon, --offline, -q, --info, --stacktrace, --console=...) are
 # accepted; --offline and -q are passed on to Maven.
@@ -197,9 +202,12 @@ for task in "${tasks[@]}"; do
       done
       bash scripts/loadtest.sh
       ;;
+    fuzz) scripts/fuzz.sh "${props[fuzz.seconds]:-60}" ;;
+    leakcheck) scripts/leakcheck.sh ;;
     clean)
       maven clean
       cargo clean --target-dir "$root/target"
+      rm -rf "$root/fuzz/target"
       ;;
     *) die "task '$task' not found (see ./gradlew tasks)" ;;
   esac

@@ -74,8 +74,24 @@ impl Store {
                 reason: format!("cannot read: {e}"),
             },
         })?;
+        Store::from_snapshot_at(&bytes, path)
+    }
+
+    /// A new store holding the users of a snapshot held in memory: exactly what [`Store::open`]
+    /// does once it has read the file, with the same checks. It is public so the snapshot reader
+    /// can be fuzzed (`fuzz/`) and tested without files.
+    ///
+    /// # Errors
+    /// [`StoreError::SnapshotCorrupt`] (whose path is `<memory>`) if `bytes` is not a valid
+    /// snapshot.
+    pub fn from_snapshot_bytes(bytes: &[u8]) -> Result<Store, StoreError> {
+        Store::from_snapshot_at(bytes, Path::new("<memory>"))
+    }
+
+    /// [`Store::from_snapshot_bytes`], naming `path` in the error.
+    fn from_snapshot_at(bytes: &[u8], path: &Path) -> Result<Store, StoreError> {
         // The names stay borrowed from the file's bytes until the tables are built.
-        let users = parse(&bytes).map_err(|reason| StoreError::SnapshotCorrupt {
+        let users = parse(bytes).map_err(|reason| StoreError::SnapshotCorrupt {
             path: path.to_owned(),
             reason,
         })?;

@@ -444,10 +444,10 @@ internal class RandomJson(
                 "a",
                 "😀",
             )
-        private val INTERESTING =
+        internal val INTERESTING =
             listOf('"', '\\', ',', ':', '[', ']', '{', '}', '0', '-', 'e', '.', ' ', 'u', 0x00, 0x1F, 0x7F, 0x80, 0xC0, 0xED, 0xFF)
                 .map { if (it is Char) it.code.toByte() else (it as Int).toByte() }
-        private val BAD_UTF8 =
+        internal val BAD_UTF8 =
             listOf(
                 byteArrayOf(0xC3.toByte(), 0x28),
                 byteArrayOf(0xC0.toByte(), 0x80.toByte()),
