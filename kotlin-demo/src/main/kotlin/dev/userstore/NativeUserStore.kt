@@ -1,6 +1,8 @@
 package dev.userstore
 
 import java.io.IOException
+import java.lang.invoke.MethodHandles
+import java.lang.invoke.VarHandle
 import java.lang.ref.Cleaner
 import java.lang.ref.Reference
 import java.nio.ByteBuffer
@@ -147,6 +149,9 @@ class NativeUserStore private constructor(
             private set
         private val bytes = ByteArray(NativeBridge.NAME_BUFFER_BYTES)
 
+        /** getMany's entries, copied from [buffer] in one go. */
+        private var entries = ByteArray(INITIAL_BUFFER_BYTES)
+
         /** The name whose length word (see [NativeBridge.getDirect0]) is [word], stored at [offset]. */
         fun name(
             offset: Int,
@@ -168,21 +173,28 @@ class NativeUserStore private constructor(
         ) {
             val idBytes = count * Long.SIZE_BYTES
             ensure(idBytes + count * TYPICAL_ENTRY_BYTES)
+            var needed: Int
             while (true) {
                 longs.put(0, ids, from, count)
-                val needed = NativeBridge.getManyDirect0(handle, address, buffer.capacity(), count)
+                needed = NativeBridge.getManyDirect0(handle, address, buffer.capacity(), count)
                 if (needed <= buffer.capacity() - idBytes) break
                 ensure(idBytes + needed)
             }
-            var at = idBytes
+            // One bulk copy onto the heap, then every String straight from it.
+            if (entries.size < needed) entries = ByteArray(Integer.highestOneBit(needed - 1) shl 1)
+            val packed = entries
+            buffer.get(idBytes, packed, 0, needed)
+            var at = 0
             for (i in 0 until count) {
-                val word = buffer.getInt(at)
+                val word = INT_VIEW.get(packed, at) as Int
                 at += Int.SIZE_BYTES
                 if (word < 0) {
                     result.add(null)
                 } else {
-                    result.add(User(ids[from + i], name(at, word)))
-                    at += word and (NativeBridge.LATIN1 - 1)
+                    val length = word and (NativeBridge.LATIN1 - 1)
+                    val charset = if (word and NativeBridge.LATIN1 != 0) Charsets.ISO_8859_1 else Charsets.UTF_8
+                    result.add(User(ids[from + i], String(packed, at, length, charset)))
+                    at += length
                 }
             }
         }
@@ -224,6 +236,9 @@ class NativeUserStore private constructor(
         private const val IN_FLIGHT = CLOSED - 1
         private val CLEANER: Cleaner = Cleaner.create()
         private val SCRATCH: ThreadLocal<Scratch> = ThreadLocal.withInitial { Scratch() }
+
+        /** Reads a native-order Int out of a byte array (getMany's length words). */
+        private val INT_VIEW: VarHandle = MethodHandles.byteArrayViewVarHandle(IntArray::class.java, ByteOrder.nativeOrder())
 
         /**
          * A new store holding the users of the snapshot at [path] (docs/SNAPSHOT.md), written by either
