@@ -47,6 +47,8 @@ internal class HtmlReport(
     private val verdicts: List<Verdict>,
     /** The console text of the run, shown at the end of the page. */
     private val consoleText: String,
+    /** The HTTP load test's latest results, if any (see [LoadTestSummary]). */
+    private val loadTest: LoadTestSummary? = LoadTestSummary.find(),
 ) {
     /** Writes the folder and returns the path of index.html. */
     fun write(dir: Path): Path {
@@ -57,6 +59,7 @@ internal class HtmlReport(
         writeText(dir.resolve("results.csv"), resultsCsv(), "report")
         writeText(dir.resolve("percentiles.csv"), percentilesCsv(), "report")
         for (run in extras.gcPressure) writeText(dir.resolve("gc-${run.gc.label}.log"), run.gcLog.joinToString("") { it + "\n" }, "GC log")
+        loadTest?.let { writeText(dir.resolve("loadtest-summary.json"), it.text, "load-test summary") }
         val index = dir.resolve("index.html")
         writeText(index, page(svgs), "report")
         return index
@@ -189,6 +192,26 @@ internal class HtmlReport(
         return sb.toString()
     }
 
+    /** The HTTP load test's table, or how to get one. */
+    private fun loadTestSection(): String {
+        val t = loadTest ?: return "<h2>HTTP load test</h2>\n<p>No load-test results found: run <code>./gradlew loadtest</code>.</p>"
+        fun table(
+            head: List<String>,
+            rows: List<List<String>>,
+        ) = "<table>\n<tr>" + head.joinToString("") { "<th>${html(it)}</th>" } + "</tr>\n" +
+            rows.joinToString("\n") { r -> "<tr>" + r.joinToString("") { "<td>${html(it)}</td>" } + "</tr>" } + "\n</table>"
+        val source =
+            if (t.recorded) {
+                "a recorded run (${html(t.path.toString())}), not this build's: run <code>./gradlew loadtest</code> for your own"
+            } else {
+                "the latest <code>./gradlew loadtest</code> of this build (${html(t.path.toString())})"
+            }
+        return "<h2>HTTP load test (<code>serve</code> under oha)</h2>\n<p>From $source, ${html(t.date)}: ${html(t.settings)}. " +
+            "Raw: <a href=\"loadtest-summary.json\">loadtest-summary.json</a>.</p>\n" +
+            table(listOf("users", "store", "capacity req/s", "achieved req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms"), t.rows) + "\n" +
+            table(listOf("users", "capacity native/Kotlin", "p99.9 native/Kotlin", "goals: throughput / p99.9"), t.ratios)
+    }
+
     private fun page(svgs: Map<Chart, String>): String {
         val verdictRows =
             verdicts.joinToString("\n") { v ->
@@ -238,6 +261,7 @@ internal class HtmlReport(
             |</table>
             |<h2>Charts</h2>
             |$chartBlocks
+            |${loadTestSection()}
             |<h2>The console output of this run</h2>
             |<pre>${html(consoleText)}</pre>
             |</body>
