@@ -15,13 +15,12 @@
 //! Run with `cargo bench --bench floor` (about a minute).
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use userstore::Store;
 
 mod common;
-use common::{users, Rng};
+use common::{config, users, Rng};
 
 /// 2^20 pre-drawn ids, as in JMH: more distinct keys than any cache holds.
 const IDS: usize = 1 << 20;
@@ -120,13 +119,6 @@ fn floor(c: &mut Criterion) {
         })
     });
     group.finish();
-}
-
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
 }
 
 criterion_group! {

@@ -24,7 +24,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingM
 use userstore::Store;
 
 mod common;
-use common::{users, Rng};
+use common::{config, users, Rng};
 
 /// Records in the bulk benchmarks.
 const BULK_RECORDS: u64 = 100_000;
@@ -285,13 +285,6 @@ fn bulk(c: &mut Criterion) {
     });
     group.bench_function("export_json", |b| b.iter(|| store.export_json()));
     group.finish();
-}
-
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
 }
 
 criterion_group! {

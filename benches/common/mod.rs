@@ -1,4 +1,16 @@
-//! What the benchmarks share: the user count and a small deterministic generator.
+//! What the benchmarks share: the user count, a small deterministic generator and Criterion's settings.
+
+use std::time::Duration;
+
+use criterion::Criterion;
+
+/// 20 samples after 1 s of warm-up, over 3 s: enough on 2 cores, a few minutes for a whole bench.
+pub fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
 
 /// The number of users: `USERSTORE_BENCH_USERS` from the environment, else `default`.
 pub fn users(default: usize) -> usize {
