@@ -195,6 +195,7 @@ internal class HtmlReport(
     /** The HTTP load test's table, or how to get one. */
     private fun loadTestSection(): String {
         val t = loadTest ?: return "<h2>HTTP load test</h2>\n<p>No load-test results found: run <code>./gradlew loadtest</code>.</p>"
+
         fun table(
             head: List<String>,
             rows: List<List<String>>,
