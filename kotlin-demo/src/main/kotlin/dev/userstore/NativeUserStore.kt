@@ -45,7 +45,7 @@ class NativeUserStore private constructor(
         // JVM, no Java object created there; the String is built here (Latin-1 names with a plain copy).
         val scratch = SCRATCH.get()
         val word = call { NativeBridge.getDirect0(it, id, scratch.address) }
-        val user = if (word < 0) null else User(id, scratch.name(0, word))
+        val user = if (word < 0) null else User(id, scratch.name(word))
         Reference.reachabilityFence(scratch)
         return user
     }
@@ -152,15 +152,10 @@ class NativeUserStore private constructor(
         /** getMany's entries, copied from [buffer] in one go. */
         private var entries = ByteArray(INITIAL_BUFFER_BYTES)
 
-        /** The name whose length word (see [NativeBridge.getDirect0]) is [word], stored at [offset]. */
-        fun name(
-            offset: Int,
-            word: Int,
-        ): String {
-            val length = word and (NativeBridge.LATIN1 - 1)
-            buffer.get(offset, bytes, 0, length)
-            val charset = if (word and NativeBridge.LATIN1 != 0) Charsets.ISO_8859_1 else Charsets.UTF_8
-            return String(bytes, 0, length, charset)
+        /** The name [NativeBridge.getDirect0] wrote at the start of the buffer, with length word [word]. */
+        fun name(word: Int): String {
+            buffer.get(0, bytes, 0, byteLength(word))
+            return decode(bytes, 0, word)
         }
 
         /** Looks up ids[from until from + count] in one native call and appends the users to [result]. */
@@ -191,10 +186,8 @@ class NativeUserStore private constructor(
                 if (word < 0) {
                     result.add(null)
                 } else {
-                    val length = word and (NativeBridge.LATIN1 - 1)
-                    val charset = if (word and NativeBridge.LATIN1 != 0) Charsets.ISO_8859_1 else Charsets.UTF_8
-                    result.add(User(ids[from + i], String(packed, at, length, charset)))
-                    at += length
+                    result.add(User(ids[from + i], decode(packed, at, word)))
+                    at += byteLength(word)
                 }
             }
         }
@@ -236,6 +229,19 @@ class NativeUserStore private constructor(
         private const val IN_FLIGHT = CLOSED - 1
         private val CLEANER: Cleaner = Cleaner.create()
         private val SCRATCH: ThreadLocal<Scratch> = ThreadLocal.withInitial { Scratch() }
+
+        /** The byte count in a name's length word (see [NativeBridge.getDirect0]). */
+        private fun byteLength(word: Int): Int = word and (NativeBridge.LATIN1 - 1)
+
+        /** The name whose length word is [word], its bytes at [at] in [src]: Latin-1 (a plain copy) or UTF-8. */
+        private fun decode(
+            src: ByteArray,
+            at: Int,
+            word: Int,
+        ): String {
+            val charset = if (word and NativeBridge.LATIN1 != 0) Charsets.ISO_8859_1 else Charsets.UTF_8
+            return String(src, at, byteLength(word), charset)
+        }
 
         /** Reads a native-order Int out of a byte array (getMany's length words). */
         private val INT_VIEW: VarHandle = MethodHandles.byteArrayViewVarHandle(IntArray::class.java, ByteOrder.nativeOrder())

@@ -37,6 +37,24 @@ class NativeBoundaryTest {
         NativeLoader.ensureLoaded()
         assertEquals(42L, NativeBridge.noop0(42L))
         assertEquals(Long.MIN_VALUE, NativeBridge.noop0(Long.MIN_VALUE))
+        assertEquals(-7L, NativeBridge.noopWithEnv0(-7L))
+    }
+
+    @Test
+    fun `getMany grows its direct buffer and asks again when the names do not fit, across batches`() {
+        // 5,000 ids (two native batches) of 1,024-byte names need ~5 MB: far beyond the first buffer,
+        // so the native side reports the room it needs and the call is repeated with a larger buffer.
+        val latin1 = "\u00E9".repeat(256)
+
+        fun name(id: Long) = if (id % 3 == 0L) latin1 else "\uD83D\uDE00".repeat(255) + ('a' + (id % 10).toInt())
+        NativeUserStore().use { store ->
+            for (id in 0L until 5_000L) store.put(User(id, name(id)))
+            val ids = LongArray(5_001) { if (it == 2_500) 99_999L else it.toLong() }
+            val users = store.getMany(ids)
+            assertEquals(ids.size, users.size)
+            for ((i, id) in ids.withIndex()) assertEquals(if (id >= 5_000L) null else User(id, name(id)), users[i])
+            assertEquals(User(3, latin1), users[3])
+        }
     }
 
     @Test
