@@ -7,8 +7,10 @@
 //! Each operation does what the native side of the JNI call does, minus the boundary:
 //! - `get`: the name copied out into a 1024-byte buffer (as `getDirect0` fills the direct buffer);
 //! - `get_cached`: the same over 256 ids only, which stay in cache;
-//! - `get_many_1024`: one batch, every name copied out after a length word (reported per id);
-//! - `get_json`: `{"id":…,"name":…}` written into a reused buffer;
+//! - `get_many_1024`: one batch, its ids read from native-order bytes (as `getManyDirect0` reads
+//!   them from the direct buffer), every name copied out after a length word (reported per id);
+//! - `get_json`: `{"id":…,"name":…}` written straight into a fixed 256-byte buffer (as
+//!   `getJsonDirect0` fills the direct buffer);
 //! - `put`: replace a user with a new name (one pass renames, the next restores, as JMH's put);
 //! - `find_by_name`: the ids of one name.
 //!
@@ -68,14 +70,18 @@ fn floor(c: &mut Criterion) {
 
     group.throughput(Throughput::Elements(BATCH as u64));
     let mut out = vec![0u8; BATCH * 1028];
+    let id_bytes: Vec<u8> = ids.iter().flat_map(|id| id.to_ne_bytes()).collect();
     let mut batch = 0usize;
     group.bench_function("get_many_1024", |b| {
         b.iter(|| {
             batch = (batch + 1) % (IDS / BATCH);
+            let batch_ids = black_box(&id_bytes[batch * BATCH * 8..][..BATCH * 8])
+                .chunks_exact(8)
+                .map(|b| i64::from_ne_bytes(b.try_into().unwrap()));
             let mut at = 0;
             store
-                .get_many_with(black_box(&ids[batch * BATCH..][..BATCH]), |_, name| {
-                    let name = name.map_or(&[][..], str::as_bytes);
+                .get_many_utf8_with(batch_ids, |_, name| {
+                    let name = name.unwrap_or_default();
                     out[at..at + 4].copy_from_slice(&(name.len() as i32).to_ne_bytes());
                     out[at + 4..at + 4 + name.len()].copy_from_slice(name);
                     at += 4 + name.len();
@@ -86,12 +92,13 @@ fn floor(c: &mut Criterion) {
     });
     group.throughput(Throughput::Elements(1));
 
-    let mut json = Vec::with_capacity(256);
+    let mut json = [0u8; 256];
     group.bench_function("get_json", |b| {
         b.iter(|| {
             next = (next + 1) & (IDS - 1);
-            json.clear();
-            store.write_json(black_box(ids[next]), &mut json).unwrap()
+            store
+                .write_json_into(black_box(ids[next]), &mut json)
+                .unwrap()
         })
     });
 

@@ -1,8 +1,9 @@
-//! The JNI boundary: every `extern "system"` function and every `unsafe` block of the crate.
+//! The JNI boundary: every native method, every `extern "system"` function and every `unsafe`
+//! block of the crate.
 //!
-//! The boundary converts; it does not decide. Each export takes primitives and Java arrays, hands
-//! them to the core [`Store`] and turns the result back into primitives and arrays. Every export
-//! runs through [`run`], which
+//! The boundary converts; it does not decide. Each native takes primitives and Java arrays, hands
+//! them to the core [`Store`] and turns the result back into primitives and arrays. Every native
+//! runs through [`run`] (or [`run_lean`], which hands every failure to [`run`]), which
 //! - upgrades the raw JNI environment through jni-rs's `with_env` (which catches panics),
 //! - maps a core error to the specific Java exception (bad input → `InvalidUserException` /
 //!   `InvalidJsonException`, both `IllegalArgumentException`s) and a panic to
@@ -16,10 +17,16 @@
 //! Handles: `create0` (or `open0`) boxes a [`Store`] and returns the pointer as a `jlong`; `destroy0` frees it.
 //! The Kotlin class `NativeUserStore` owns the handle: it never passes 0 or a freed handle, and its
 //! call counter guarantees that `destroy0` runs once, after every call in flight has returned.
-//! The boundary still refuses a 0 handle instead of dereferencing it.
+//! The boundary still refuses a 0 handle instead of dereferencing it. Turning a handle or a
+//! buffer address into a reference is `unsafe` ([`store`], [`direct_buffer`], [`destroy`]): each
+//! call site says why the contract holds.
 //!
-//! The Kotlin side is `dev.userstore.NativeBridge`, an `object` whose `@JvmStatic external`
-//! functions give the simple symbol names below.
+//! Linking: the Kotlin side is `dev.userstore.NativeBridge`, an `object` whose `@JvmStatic
+//! external` functions are static natives of that class. `JNI_OnLoad`, the library's one exported
+//! symbol, registers them all with `RegisterNatives` from [`NATIVE_METHODS`], each with its exact
+//! JNI signature, which `jni::native_method!` checks against the Rust function's types at
+//! compile time. A name or signature that no longer matches makes `System.load` fail with an
+//! `UnsatisfiedLinkError` naming it, at load time rather than at the first call.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 use std::any::Any;
@@ -28,9 +35,12 @@ use std::path::PathBuf;
 
 use jni::errors::{Error as JniError, ErrorPolicy};
 use jni::objects::{Global, JByteArray, JByteBuffer, JClass, JLongArray};
-use jni::strings::JNIString;
-use jni::sys::{jboolean, jint, jlong, JNI_VERSION_1_8};
-use jni::{jni_str, Env, EnvUnowned, JavaVM};
+use jni::strings::{JNIStr, JNIString};
+use jni::sys::{jboolean, jint, jlong, JNI_ERR, JNI_VERSION_1_8};
+use jni::{
+    jni_str, native_method, AttachConfig, AttachmentExceptionPolicy, Env, EnvUnowned, JavaVM,
+    NativeMethod, DEFAULT_LOCAL_FRAME_CAPACITY,
+};
 use once_cell::sync::OnceCell;
 
 use crate::core::{Store, StoreError};
@@ -173,34 +183,64 @@ fn run_lean<'local, T: Default>(unowned: EnvUnowned<'local>, f: impl FnOnce() ->
 }
 
 /// The store behind a handle.
-fn store<'a>(handle: jlong) -> Result<&'a Store> {
+///
+/// # Safety
+/// `handle` must be 0 or a handle returned by `create0` / `open0` that `destroy0` has not freed,
+/// and `destroy0` must not free it while the returned reference lives (`'a`, at most the rest of
+/// the calling native method).
+unsafe fn store<'a>(handle: jlong) -> Result<&'a Store> {
     let ptr = handle as *const Store;
     if ptr.is_null() {
         return Err(BoundaryError::NullHandle);
     }
-    // SAFETY: a non-zero handle is a pointer made by `Box::into_raw` in `create0`. NativeUserStore
-    // passes it only between create0 and destroy0, and its call counter makes destroy0 wait until
-    // every call in flight has returned, so the Store is alive for the whole of this call. Store is
-    // Sync, so a shared reference from several threads at once is fine.
+    // SAFETY: a non-zero handle is, by this function's contract, a pointer made by
+    // `Box::into_raw` in create0/open0 whose Store stays alive for 'a. Store is Sync, so shared
+    // references from several threads at once are fine.
     Ok(unsafe { &*ptr })
+}
+
+/// Frees the store behind `handle`.
+///
+/// # Safety
+/// `handle` must be 0 or a handle returned by `create0` / `open0` that has not been freed, that
+/// no call is using now and that no call will use afterwards.
+unsafe fn destroy(handle: jlong) -> Result<()> {
+    let ptr = handle as *mut Store;
+    if ptr.is_null() {
+        return Err(BoundaryError::NullHandle);
+    }
+    // SAFETY: by this function's contract the pointer came from Box::into_raw in create0/open0,
+    // is not freed yet and nothing uses it now or later: the Box is rebuilt and dropped once.
+    drop(unsafe { Box::from_raw(ptr) });
+    Ok(())
 }
 
 /// The caller's direct buffer: `capacity` bytes at `address`.
 ///
-/// `NativeUserStore` passes the address of a direct `ByteBuffer` it keeps for the calling thread
-/// only (from [`Java_dev_userstore_NativeBridge_bufferAddress0`]) and its capacity, and keeps the
-/// buffer reachable until the call returns; no other thread touches that buffer meanwhile.
-fn direct_buffer<'a>(address: jlong, capacity: jint) -> Result<&'a mut [u8]> {
+/// # Safety
+/// Unless `address` is 0, `address` and `capacity` must describe `capacity` initialised bytes
+/// that are valid for reads and writes and that nothing else reads or writes while the returned
+/// slice lives (`'a`, at most the rest of the calling native method): a live direct `ByteBuffer`
+/// (its address from [`buffer_address0`]) and its capacity, which the caller holds for this call
+/// only, keeping it reachable and touching it from nowhere else until the call returns.
+unsafe fn direct_buffer<'a>(address: jlong, capacity: jint) -> Result<&'a mut [u8]> {
     let capacity = usize::try_from(capacity).map_err(|_| BoundaryError::BadBuffer)?;
     let ptr = address as *mut u8;
     if ptr.is_null() {
         return Err(BoundaryError::BadBuffer);
     }
-    // SAFETY: the address and capacity describe one live direct ByteBuffer (allocated by the JVM,
-    // never moved, freed only after the buffer object is unreachable), which the caller keeps
-    // reachable for this call and uses from this thread only, so nothing else reads or writes
-    // these bytes while the returned slice lives (it lives only within this call).
+    // SAFETY: by this function's contract the bytes are initialised (allocateDirect zeroes
+    // them), valid for reads and writes (the JVM never moves a direct buffer's memory and frees
+    // it only once the buffer is unreachable) and used by nothing else while the slice lives.
+    // A jint capacity is far below isize::MAX.
     Ok(unsafe { std::slice::from_raw_parts_mut(ptr, capacity) })
+}
+
+/// The native-order `i64` in an 8-byte chunk of a direct buffer (no alignment needed).
+fn native_i64(chunk: &[u8]) -> i64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(chunk);
+    i64::from_ne_bytes(bytes)
 }
 
 /// Marks a name written in Latin-1 (one byte per character) rather than UTF-8, in the length word
@@ -233,13 +273,6 @@ fn write_name(utf8: &[u8], out: &mut [u8]) -> i32 {
     }
 }
 
-thread_local! {
-    /// Scratch for the read path, reused by every call on this thread: after the first calls
-    /// the read exports allocate nothing.
-    static SCRATCH: std::cell::RefCell<(Vec<i64>, Vec<u8>)> =
-        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
-}
-
 /// A Java byte array holding `bytes`.
 fn byte_array<'local>(env: &mut Env<'local>, bytes: &[u8]) -> Result<JByteArray<'local>> {
     if bytes.len() > i32::MAX as usize {
@@ -253,88 +286,201 @@ fn read_bytes(env: &Env<'_>, array: &JByteArray<'_>) -> Result<Vec<u8>> {
     Ok(env.convert_byte_array(array)?)
 }
 
-/// Caches the exception classes and reports the JNI version this library needs.
+/// The class whose native methods this library implements.
+const BRIDGE_CLASS: &JNIStr = jni_str!("dev/userstore/NativeBridge");
+
+/// Every native method of `dev.userstore.NativeBridge` (all static: `@JvmStatic` on an `object`)
+/// but the test hooks, as registered by `JNI_OnLoad`. `native_method!` derives each JNI signature
+/// from the written one and checks the Rust function against it at compile time; `raw` because
+/// each function catches its own panics and maps its own errors ([`run`], [`run_lean`]).
+const NATIVE_METHODS: &[NativeMethod<'static>] = &[
+    native_method! { static raw fn create0() -> jlong, name = "create0" },
+    native_method! { static raw fn destroy0(handle: jlong), name = "destroy0" },
+    native_method! { static raw fn size0(handle: jlong) -> jlong, name = "size0" },
+    native_method! {
+        static raw fn put0(handle: jlong, id: jlong, name: jbyte[]), name = "put0"
+    },
+    native_method! {
+        static raw fn buffer_address0(buffer: JByteBuffer) -> jlong, name = "bufferAddress0"
+    },
+    native_method! {
+        static raw fn get_direct0(handle: jlong, id: jlong, address: jlong) -> jint,
+        name = "getDirect0"
+    },
+    native_method! {
+        static raw fn get_many_direct0(handle: jlong, address: jlong, capacity: jint, count: jint)
+            -> jint,
+        name = "getManyDirect0"
+    },
+    native_method! {
+        static raw fn remove0(handle: jlong, id: jlong) -> jboolean, name = "remove0"
+    },
+    native_method! {
+        static raw fn find_by_name0(handle: jlong, name: jbyte[]) -> jlong[],
+        name = "findByName0"
+    },
+    native_method! {
+        static raw fn get_json_direct0(handle: jlong, id: jlong, address: jlong, capacity: jint)
+            -> jint,
+        name = "getJsonDirect0"
+    },
+    native_method! {
+        static raw fn import_json0(handle: jlong, json: jbyte[]) -> jint, name = "importJson0"
+    },
+    native_method! {
+        static raw fn export_json0(handle: jlong) -> jbyte[], name = "exportJson0"
+    },
+    native_method! { static raw fn save0(handle: jlong, path: jbyte[]), name = "save0" },
+    native_method! { static raw fn open0(path: jbyte[]) -> jlong, name = "open0" },
+    native_method! { static raw fn noop0(value: jlong) -> jlong, name = "noop0" },
+    native_method! {
+        static raw fn noop_with_env0(value: jlong) -> jlong, name = "noopWithEnv0"
+    },
+    native_method! {
+        static raw fn has_test_hooks0() -> jboolean, name = "hasTestHooks0"
+    },
+];
+
+/// The test-only natives, registered in `test-hooks` builds only. Kotlin declares
+/// `panicForTest0` in every build; without this feature a call to it throws
+/// `UnsatisfiedLinkError`.
+#[cfg(feature = "test-hooks")]
+const TEST_HOOK_METHODS: &[NativeMethod<'static>] = &[native_method! {
+    static raw fn panic_for_test0(message: jbyte[]), name = "panicForTest0"
+}];
+#[cfg(not(feature = "test-hooks"))]
+const TEST_HOOK_METHODS: &[NativeMethod<'static>] = &[];
+
+/// Binds every native of [`BRIDGE_CLASS`], or none: after a failure it unbinds what it bound,
+/// because the JVM unloads a library whose `JNI_OnLoad` failed and no method may keep pointing
+/// into it.
+fn register_natives(env: &mut Env<'_>) -> jni::errors::Result<()> {
+    let class = env.find_class(BRIDGE_CLASS)?;
+    let mut registered = Ok(());
+    for methods in [NATIVE_METHODS, TEST_HOOK_METHODS] {
+        if methods.is_empty() {
+            continue;
+        }
+        // SAFETY: native_method! made every entry: its function pointer is an extern "system"
+        // wrapper whose parameter and return types the macro checked against the entry's JNI
+        // signature. Every entry is `static`, so the wrapper takes the class (a JClass) as its
+        // second parameter, and every one of these methods is static in Kotlin (@JvmStatic on an
+        // object). A name or signature with no matching native method fails here, reported.
+        registered = unsafe { env.register_native_methods(&class, methods) };
+        if registered.is_err() {
+            break;
+        }
+    }
+    if registered.is_err() {
+        // Best effort: the UnsatisfiedLinkError thrown by the caller reports the first failure.
+        let _ = env.unregister_native_methods(&class);
+    }
+    registered
+}
+
+/// Looks up the exception classes thrown by [`ThrowJava`].
+fn exception_classes(env: &mut Env<'_>) -> jni::errors::Result<ExceptionClasses> {
+    let invalid_user = env.find_class(jni_str!("dev/userstore/InvalidUserException"))?;
+    let invalid_json = env.find_class(jni_str!("dev/userstore/InvalidJsonException"))?;
+    let native_store = env.find_class(jni_str!("dev/userstore/NativeStoreException"))?;
+    let no_such_file = env.find_class(jni_str!("java/nio/file/NoSuchFileException"))?;
+    let corrupt_snapshot = env.find_class(jni_str!("dev/userstore/CorruptSnapshotException"))?;
+    let io = env.find_class(jni_str!("java/io/IOException"))?;
+    Ok(ExceptionClasses {
+        invalid_user: env.new_global_ref(invalid_user)?,
+        invalid_json: env.new_global_ref(invalid_json)?,
+        native_store: env.new_global_ref(native_store)?,
+        no_such_file: env.new_global_ref(no_such_file)?,
+        corrupt_snapshot: env.new_global_ref(corrupt_snapshot)?,
+        io: env.new_global_ref(io)?,
+    })
+}
+
+/// Caches the exception classes, registers every native method of `dev.userstore.NativeBridge`
+/// and reports the JNI version this library needs.
+///
+/// On any failure it returns `JNI_ERR` with an `UnsatisfiedLinkError` pending that says what
+/// failed (for example a native method whose name or signature has no match in the class);
+/// `System.load` throws that error and unloads the library.
 ///
 /// # Safety
-/// Called by the JVM with a valid `JavaVM` pointer when `System.load` loads this library.
+/// Called by the JVM, on a thread attached to it, with a valid `JavaVM` pointer when
+/// `System.load` loads this library.
 #[unsafe(no_mangle)]
 pub unsafe extern "system" fn JNI_OnLoad(
     vm: *mut jni::sys::JavaVM,
     _reserved: *mut c_void,
 ) -> jint {
     if vm.is_null() {
-        return jni::sys::JNI_ERR;
+        return JNI_ERR;
     }
     // SAFETY: the JVM passes a valid, non-null JavaVM pointer that lives as long as the process.
     let vm = unsafe { JavaVM::from_raw(vm) };
-    let cached = vm.attach_current_thread(|env| -> jni::errors::Result<ExceptionClasses> {
-        let invalid_user = env.find_class(jni_str!("dev/userstore/InvalidUserException"))?;
-        let invalid_json = env.find_class(jni_str!("dev/userstore/InvalidJsonException"))?;
-        let native_store = env.find_class(jni_str!("dev/userstore/NativeStoreException"))?;
-        let no_such_file = env.find_class(jni_str!("java/nio/file/NoSuchFileException"))?;
-        let corrupt_snapshot =
-            env.find_class(jni_str!("dev/userstore/CorruptSnapshotException"))?;
-        let io = env.find_class(jni_str!("java/io/IOException"))?;
-        Ok(ExceptionClasses {
-            invalid_user: env.new_global_ref(invalid_user)?,
-            invalid_json: env.new_global_ref(invalid_json)?,
-            native_store: env.new_global_ref(native_store)?,
-            no_such_file: env.new_global_ref(no_such_file)?,
-            corrupt_snapshot: env.new_global_ref(corrupt_snapshot)?,
-            io: env.new_global_ref(io)?,
-        })
-    });
-    match cached {
+    let loaded = vm.attach_current_thread_with_config(
+        // Ignore: jni-rs must leave the UnsatisfiedLinkError thrown below pending, for
+        // System.load to throw. (jni-rs's calls in here catch and clear what they raise.)
+        || AttachConfig::new().exceptions_policy(AttachmentExceptionPolicy::Ignore),
+        Some(DEFAULT_LOCAL_FRAME_CAPACITY),
+        |env| -> jni::errors::Result<ExceptionClasses> {
+            let loaded = exception_classes(env).and_then(|classes| {
+                register_natives(env)?;
+                Ok(classes)
+            });
+            if let Err(err) = &loaded {
+                if !env.exception_check() {
+                    let message = JNIString::new(format!("userstore: JNI_OnLoad failed: {err}"));
+                    // Pending exception or not, the library fails to load: JNI_ERR below.
+                    let _ = env.throw_new(jni_str!("java/lang/UnsatisfiedLinkError"), &message);
+                }
+            }
+            loaded
+        },
+    );
+    match loaded {
         Ok(classes) => {
             // A second load in the same process keeps the first set: both are valid globals.
             let _ = CLASSES.set(classes);
             JNI_VERSION_1_8
         }
-        Err(_) => jni::sys::JNI_ERR,
+        Err(_) => JNI_ERR,
     }
 }
 
+// The native methods, in the order of NativeBridge.kt. None is exported: JNI_OnLoad registers
+// them (see NATIVE_METHODS), through the extern "system" wrappers native_method! generates.
+//
+// Every `store(handle)` below relies on the same fact: NativeUserStore passes only its own
+// handle, live from create0/open0 until destroy0, and its call counter holds destroy0 back until
+// every call in flight (this one included) has returned.
+
 /// `NativeBridge.create0(): Long` — a new empty store.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_create0<'local>(
-    env: EnvUnowned<'local>,
-    _class: JClass<'local>,
-) -> jlong {
+fn create0<'local>(env: EnvUnowned<'local>, _class: JClass<'local>) -> jlong {
     run(env, |_| Ok(Box::into_raw(Box::new(Store::new())) as jlong))
 }
 
 /// `NativeBridge.destroy0(handle)` — frees the store; NativeUserStore calls it exactly once.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_destroy0<'local>(
-    env: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    handle: jlong,
-) {
+fn destroy0<'local>(env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong) {
     run(env, |_| {
-        let ptr = handle as *mut Store;
-        if ptr.is_null() {
-            return Err(BoundaryError::NullHandle);
-        }
-        // SAFETY: the handle came from Box::into_raw in create0; NativeUserStore calls destroy0
-        // once, after its call counter shows no call in flight, and never uses the handle again.
-        drop(unsafe { Box::from_raw(ptr) });
-        Ok(())
+        // SAFETY: NativeUserStore's NativeResource calls destroy0 at most once (an AtomicBoolean)
+        // with its own live handle, either from close(), after the call counter has shown the
+        // store closed with no call in flight (so none runs now and none can start), or from the
+        // Cleaner once the NativeUserStore is unreachable (every call fences it, so none is
+        // running); the handle is never passed again.
+        unsafe { destroy(handle) }
     })
 }
 
 /// `NativeBridge.size0(handle): Long`.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_size0<'local>(
-    env: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    handle: jlong,
-) -> jlong {
-    run(env, |_| Ok(store(handle)?.len() as jlong))
+fn size0<'local>(env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong) -> jlong {
+    run(env, |_| {
+        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
+        let store = unsafe { store(handle) }?;
+        Ok(store.len() as jlong)
+    })
 }
 
 /// `NativeBridge.put0(handle, id, nameUtf8)` — the name as UTF-8 bytes, validated by the core.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_put0<'local>(
+fn put0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
@@ -342,16 +488,16 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_put0<'local>(
     name: JByteArray<'local>,
 ) {
     run(env, |env| {
-        let store = store(handle)?;
+        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
+        let store = unsafe { store(handle) }?;
         let name = read_bytes(env, &name)?;
         Ok(store.put(id, &name)?)
     })
 }
 
 /// `NativeBridge.bufferAddress0(buffer): Long` — the address of a direct `ByteBuffer`, for the
-/// read exports below. Called once per buffer, not per call.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_bufferAddress0<'local>(
+/// read natives below. Called once per buffer, not per call.
+fn buffer_address0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     buffer: JByteBuffer<'local>,
@@ -365,8 +511,7 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_bufferAddress0<'local>(
 /// `NativeBridge.getDirect0(handle, id, address): Int` — writes the name of `id` at `address`
 /// (a direct buffer of at least [`NAME_BUFFER_BYTES`]) and returns its length word (see
 /// [`write_name`]), or -1 when there is no such user. Makes no JNI call and allocates nothing.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_getDirect0<'local>(
+fn get_direct0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
@@ -374,8 +519,12 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_getDirect0<'local>(
     address: jlong,
 ) -> jint {
     run_lean(env, || {
-        let store = store(handle)?;
-        let out = direct_buffer(address, NAME_BUFFER_BYTES as jint)?;
+        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
+        let store = unsafe { store(handle) }?;
+        // SAFETY: NativeUserStore passes the address of a live direct buffer of at least
+        // NAME_BUFFER_BYTES that it holds for this call only: reachable until the call returns
+        // (reachabilityFence) and read or written by nothing else meanwhile.
+        let out = unsafe { direct_buffer(address, NAME_BUFFER_BYTES as jint) }?;
         // A stored name is at most 256 code points, so at most NAME_BUFFER_BYTES bytes.
         let found = store.get_utf8_with(id, |name| {
             if name.len() > out.len() {
@@ -396,10 +545,9 @@ const NAME_BUFFER_BYTES: usize = 1024;
 /// entry per id in order: a native-order i32 length word (see [`write_name`]; -1 when missing)
 /// followed by the name's bytes. Returns the number of bytes the entries take; when that exceeds
 /// the room after the ids, the entries are incomplete and the caller retries with a larger
-/// buffer. One batched lookup (the core overlaps the cache misses of the batch); no JNI call, no
-/// allocation once this thread's scratch has grown.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_getManyDirect0<'local>(
+/// buffer. One batched lookup (the core overlaps the cache misses of the batch) reading the ids
+/// straight from the buffer; no JNI call, no allocation.
+fn get_many_direct0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
@@ -408,59 +556,59 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_getManyDirect0<'local>(
     count: jint,
 ) -> jint {
     run_lean(env, || {
-        let store = store(handle)?;
-        let buffer = direct_buffer(address, capacity)?;
+        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
+        let store = unsafe { store(handle) }?;
+        // SAFETY: NativeUserStore passes the address and capacity of a live direct buffer that
+        // it holds for this call only: reachable until the call returns (reachabilityFence) and
+        // read or written by nothing else meanwhile.
+        let buffer = unsafe { direct_buffer(address, capacity) }?;
         let count = usize::try_from(count).map_err(|_| BoundaryError::BadBuffer)?;
         let ids_len = count.checked_mul(8).filter(|&n| n <= buffer.len());
         let (id_bytes, out) = buffer.split_at_mut(ids_len.ok_or(BoundaryError::BadBuffer)?);
-        SCRATCH.with_borrow_mut(|(ids, _)| {
-            ids.clear();
-            ids.extend(
-                id_bytes
-                    .chunks_exact(8)
-                    .map(|b| i64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
-            );
-            let (mut at, mut fits) = (0usize, true);
-            store.get_many_utf8_with(ids, |_, name| {
-                let need = 4 + name.map_or(0, <[u8]>::len);
-                if fits && at + need <= out.len() {
-                    let word = name.map_or(-1, |n| write_name(n, &mut out[at + 4..]));
-                    out[at..at + 4].copy_from_slice(&word.to_ne_bytes());
-                    // Latin-1 may be shorter than the UTF-8 room reserved for it.
-                    at += 4 + name.map_or(0, |_| (word & (LATIN1 - 1)) as usize);
-                } else {
-                    // Out of room: count what the whole answer needs (UTF-8 sizes, an upper bound).
-                    fits = false;
-                    at = at.saturating_add(need);
-                }
-            })?;
-            let at = if fits { at } else { at.max(out.len() + 1) };
-            i32::try_from(at).map_err(|_| BoundaryError::TooLarge(at))
-        })
+        let ids = id_bytes.chunks_exact(8).map(native_i64);
+        let (mut at, mut fits) = (0usize, true);
+        store.get_many_utf8_with(ids, |_, name| {
+            let need = 4 + name.map_or(0, <[u8]>::len);
+            if fits && at + need <= out.len() {
+                let word = name.map_or(-1, |n| write_name(n, &mut out[at + 4..]));
+                out[at..at + 4].copy_from_slice(&word.to_ne_bytes());
+                // Latin-1 may be shorter than the UTF-8 room reserved for it.
+                at += 4 + name.map_or(0, |_| (word & (LATIN1 - 1)) as usize);
+            } else {
+                // Out of room: count what the whole answer needs (UTF-8 sizes, an upper bound).
+                fits = false;
+                at = at.saturating_add(need);
+            }
+        })?;
+        let at = if fits { at } else { at.max(out.len() + 1) };
+        i32::try_from(at).map_err(|_| BoundaryError::TooLarge(at))
     })
 }
 
 /// `NativeBridge.remove0(handle, id): Boolean`.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_remove0<'local>(
+fn remove0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
     id: jlong,
 ) -> jboolean {
-    run(env, |_| Ok(store(handle)?.remove(id)?))
+    run(env, |_| {
+        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
+        let store = unsafe { store(handle) }?;
+        Ok(store.remove(id)?)
+    })
 }
 
 /// `NativeBridge.findByName0(handle, nameUtf8): LongArray` — ids, ascending.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_findByName0<'local>(
+fn find_by_name0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
     name: JByteArray<'local>,
 ) -> JLongArray<'local> {
     run(env, |env| {
-        let store = store(handle)?;
+        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
+        let store = unsafe { store(handle) }?;
         let name = read_bytes(env, &name)?;
         let ids: Vec<jlong> = store
             .find_by_name(&name)?
@@ -475,10 +623,10 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_findByName0<'local>(
 
 /// `NativeBridge.getJsonDirect0(handle, id, address, capacity): Int` — writes
 /// `{"id":…,"name":…}` at `address` and returns its length, or -1 when there is no such user.
-/// When the length exceeds `capacity` nothing useful was written and the caller retries with a
-/// larger buffer. No JNI call; serialised into this thread's reused scratch, then copied once.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_getJsonDirect0<'local>(
+/// When the length exceeds `capacity` nothing was written and the caller retries with a larger
+/// buffer. No JNI call, no allocation: the core counts the length, then writes straight into
+/// the caller's buffer if it fits ([`Store::write_json_into`]).
+fn get_json_direct0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
@@ -487,31 +635,29 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_getJsonDirect0<'local>(
     capacity: jint,
 ) -> jint {
     run_lean(env, || {
-        let store = store(handle)?;
-        let out = direct_buffer(address, capacity)?;
-        SCRATCH.with_borrow_mut(|(_, json)| {
-            json.clear();
-            if !store.write_json(id, json)? {
-                return Ok(-1);
-            }
-            if let Some(dest) = out.get_mut(..json.len()) {
-                dest.copy_from_slice(json);
-            }
-            i32::try_from(json.len()).map_err(|_| BoundaryError::TooLarge(json.len()))
-        })
+        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
+        let store = unsafe { store(handle) }?;
+        // SAFETY: NativeUserStore passes the address and capacity of a live direct buffer that
+        // it holds for this call only: reachable until the call returns (reachabilityFence) and
+        // read or written by nothing else meanwhile.
+        let out = unsafe { direct_buffer(address, capacity) }?;
+        match store.write_json_into(id, out)? {
+            None => Ok(-1),
+            Some(len) => i32::try_from(len).map_err(|_| BoundaryError::TooLarge(len)),
+        }
     })
 }
 
 /// `NativeBridge.importJson0(handle, json): Int` — all or nothing; the record count.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_importJson0<'local>(
+fn import_json0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
     json: JByteArray<'local>,
 ) -> jint {
     run(env, |env| {
-        let store = store(handle)?;
+        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
+        let store = unsafe { store(handle) }?;
         let json = read_bytes(env, &json)?;
         let count = store.import_json(&json)?;
         // A Java byte[] holds < 2^31 bytes and a record takes more than one, so this always fits.
@@ -520,14 +666,15 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_importJson0<'local>(
 }
 
 /// `NativeBridge.exportJson0(handle): ByteArray` — all users, sorted by id.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_exportJson0<'local>(
+fn export_json0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
 ) -> JByteArray<'local> {
     run(env, |env| {
-        let json = store(handle)?.export_json();
+        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
+        let store = unsafe { store(handle) }?;
+        let json = store.export_json();
         byte_array(env, &json)
     })
 }
@@ -546,15 +693,15 @@ fn read_path(env: &Env<'_>, path: &JByteArray<'_>) -> Result<PathBuf> {
 }
 
 /// `NativeBridge.save0(handle, pathUtf8)` — writes a snapshot, replacing the file atomically.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_save0<'local>(
+fn save0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
     path: JByteArray<'local>,
 ) {
     run(env, |env| {
-        let store = store(handle)?;
+        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
+        let store = unsafe { store(handle) }?;
         let path = read_path(env, &path)?;
         Ok(store.save(&path)?)
     })
@@ -562,8 +709,7 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_save0<'local>(
 
 /// `NativeBridge.open0(pathUtf8): Long` — a new store read from a snapshot; its handle, as from
 /// `create0`.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_open0<'local>(
+fn open0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     path: JByteArray<'local>,
@@ -577,31 +723,25 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_open0<'local>(
 
 /// `NativeBridge.noop0(value): Long` — returns its argument; does nothing else. The JMH floor: the
 /// cost of one call through the JVM's JNI transition and [`run_lean`], the wrapper of the read path.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_noop0<'local>(
-    env: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    value: jlong,
-) -> jlong {
+fn noop0<'local>(env: EnvUnowned<'local>, _class: JClass<'local>, value: jlong) -> jlong {
     run_lean(env, || Ok(value))
 }
 
 /// `NativeBridge.noopWithEnv0(value): Long` — the same through [`run`], which builds jni-rs's
 /// environment (attach guard, panic catching, error policy) on every call: JMH compares the two.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_noopWithEnv0<'local>(
-    env: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    value: jlong,
-) -> jlong {
+fn noop_with_env0<'local>(env: EnvUnowned<'local>, _class: JClass<'local>, value: jlong) -> jlong {
     run(env, |_| Ok(value))
+}
+
+/// `NativeBridge.hasTestHooks0(): Boolean` — whether this build has the test-only entries.
+fn has_test_hooks0<'local>(env: EnvUnowned<'local>, _class: JClass<'local>) -> jboolean {
+    run(env, |_| Ok(cfg!(feature = "test-hooks")))
 }
 
 /// `NativeBridge.panicForTest0(message)` — panics on purpose (test builds only), so the tests can
 /// prove that a panic becomes a `NativeStoreException` and the JVM survives.
 #[cfg(feature = "test-hooks")]
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_panicForTest0<'local>(
+fn panic_for_test0<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     message: JByteArray<'local>,
@@ -610,15 +750,6 @@ pub extern "system" fn Java_dev_userstore_NativeBridge_panicForTest0<'local>(
         let message = read_bytes(env, &message)?;
         panic!("{}", String::from_utf8_lossy(&message));
     })
-}
-
-/// `NativeBridge.hasTestHooks0(): Boolean` — whether this build has the test-only entries.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_userstore_NativeBridge_hasTestHooks0<'local>(
-    env: EnvUnowned<'local>,
-    _class: JClass<'local>,
-) -> jboolean {
-    run(env, |_| Ok(cfg!(feature = "test-hooks")))
 }
 
 #[cfg(test)]
@@ -649,5 +780,161 @@ mod tests {
         for name in ["ĀB", "日本", "a😀", "é😀"] {
             assert_eq!(written(name), (name.len() as i32, name.as_bytes().to_vec()));
         }
+    }
+}
+
+#[cfg(test)]
+mod registration_tests {
+    //! The table `JNI_OnLoad` registers, checked against itself and against the Kotlin
+    //! declarations, so a mismatch shows up in `cargo test` before any JVM loads the library.
+
+    use std::collections::HashSet;
+    use std::ffi::CStr;
+    use std::path::Path;
+
+    use super::{NativeMethod, NATIVE_METHODS, TEST_HOOK_METHODS};
+
+    /// (name, JNI signature) of every registered method, in table order.
+    fn registered() -> Vec<(String, String)> {
+        NATIVE_METHODS
+            .iter()
+            .chain(TEST_HOOK_METHODS)
+            .map(|method| {
+                let raw = (method as *const NativeMethod<'_>).cast::<jni::sys::JNINativeMethod>();
+                // SAFETY: NativeMethod is documented as a #[repr(transparent)] wrapper of
+                // jni::sys::JNINativeMethod, so the pointer is valid for reads of one, for as
+                // long as `method` lives (the whole test: it is in a const table).
+                let raw = unsafe { &*raw };
+                // SAFETY: native_method! points name and signature at NUL-terminated 'static
+                // C string literals.
+                let (name, sig) =
+                    unsafe { (CStr::from_ptr(raw.name), CStr::from_ptr(raw.signature)) };
+                let text = |s: &CStr| s.to_str().map(str::to_owned);
+                match (text(name), text(sig)) {
+                    (Ok(name), Ok(sig)) => (name, sig),
+                    other => panic!("not UTF-8: {other:?}"),
+                }
+            })
+            .collect()
+    }
+
+    /// The JNI descriptor of a Kotlin parameter or return type used by NativeBridge.kt.
+    fn descriptor(kotlin: &str) -> &'static str {
+        match kotlin {
+            "Unit" => "V",
+            "Boolean" => "Z",
+            "Int" => "I",
+            "Long" => "J",
+            "ByteArray" => "[B",
+            "LongArray" => "[J",
+            "ByteBuffer" | "java.nio.ByteBuffer" => "Ljava/nio/ByteBuffer;",
+            other => panic!("no JNI descriptor known for the Kotlin type {other}"),
+        }
+    }
+
+    /// (name, JNI signature) of every `external fun` in NativeBridge.kt, each checked to be
+    /// `@JvmStatic` (a static native of dev.userstore.NativeBridge).
+    fn kotlin_natives() -> Vec<(String, String)> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let candidates = [
+            "userstore/src/main/kotlin/dev/userstore/NativeBridge.kt",
+            "kotlin-demo/src/main/kotlin/dev/userstore/NativeBridge.kt",
+        ];
+        let text = candidates
+            .iter()
+            .find_map(|c| std::fs::read_to_string(root.join(c)).ok())
+            .unwrap_or_else(|| panic!("NativeBridge.kt not found; tried {candidates:?}"));
+        let mut natives = Vec::new();
+        for (at, keyword) in text.match_indices("external fun ") {
+            let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+            let prefix = text[line_start..at].trim();
+            if prefix.starts_with('*') || prefix.starts_with("//") {
+                continue; // in a comment
+            }
+            let rest = &text[at + keyword.len()..];
+            let (open, close) = match (rest.find('('), rest.find(')')) {
+                (Some(open), Some(close)) if open < close => (open, close),
+                _ => panic!("unparsed declaration: {}", &rest[..rest.len().min(80)]),
+            };
+            let name = rest[..open].trim().to_owned();
+            assert!(
+                prefix.contains("@JvmStatic"),
+                "{name} is not @JvmStatic, so not a static native"
+            );
+            let mut sig = String::from("(");
+            for param in rest[open + 1..close].split(',').map(str::trim) {
+                if param.is_empty() {
+                    continue; // a trailing comma
+                }
+                let ty = param.split_once(':').map_or("", |(_, ty)| ty.trim());
+                sig.push_str(descriptor(ty));
+            }
+            sig.push(')');
+            let ret = rest[close + 1..]
+                .trim_start()
+                .strip_prefix(':')
+                .and_then(|r| r.split_whitespace().next())
+                .unwrap_or("Unit");
+            sig.push_str(descriptor(ret));
+            natives.push((name, sig));
+        }
+        natives
+    }
+
+    #[test]
+    fn registered_names_are_unique() {
+        let names = registered();
+        let unique: HashSet<&str> = names.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(unique.len(), names.len(), "duplicate names in {names:?}");
+    }
+
+    #[test]
+    fn registered_signatures_are_exactly_these() {
+        let mut expected = vec![
+            ("create0", "()J"),
+            ("destroy0", "(J)V"),
+            ("size0", "(J)J"),
+            ("put0", "(JJ[B)V"),
+            ("bufferAddress0", "(Ljava/nio/ByteBuffer;)J"),
+            ("getDirect0", "(JJJ)I"),
+            ("getManyDirect0", "(JJII)I"),
+            ("remove0", "(JJ)Z"),
+            ("findByName0", "(J[B)[J"),
+            ("getJsonDirect0", "(JJJI)I"),
+            ("importJson0", "(J[B)I"),
+            ("exportJson0", "(J)[B"),
+            ("save0", "(J[B)V"),
+            ("open0", "([B)J"),
+            ("noop0", "(J)J"),
+            ("noopWithEnv0", "(J)J"),
+            ("hasTestHooks0", "()Z"),
+        ];
+        if cfg!(feature = "test-hooks") {
+            expected.push(("panicForTest0", "([B)V"));
+        }
+        let registered = registered();
+        let registered: Vec<(&str, &str)> = registered
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.as_str()))
+            .collect();
+        assert_eq!(registered, expected);
+    }
+
+    #[test]
+    fn registered_natives_are_the_kotlin_declarations() {
+        let mut declared = kotlin_natives();
+        // Declared in every build, registered only with the test hooks.
+        let hook = ("panicForTest0".to_owned(), "([B)V".to_owned());
+        assert!(
+            declared.contains(&hook),
+            "NativeBridge.kt lost panicForTest0"
+        );
+        if !cfg!(feature = "test-hooks") {
+            declared.retain(|native| *native != hook);
+        }
+        let mut registered = registered();
+        declared.sort();
+        registered.sort();
+        assert_eq!(registered, declared);
     }
 }

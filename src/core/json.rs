@@ -1,10 +1,61 @@
 //! Writing JSON: the "JSON written" section of `docs/RULES.md`.
 //!
 //! The output is byte for byte what `serde_json` writes (compact, no whitespace), produced
-//! directly into a `Vec<u8>` without a fallible writer.
+//! directly, without a fallible writer, into one of three [`Sink`]s: a growing `Vec<u8>`, a
+//! counter (the length the JSON needs, nothing written), or a caller's fixed `&mut [u8]`.
 
 /// The lowercase hex digits serde_json uses in `\u00XX` escapes.
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Where the JSON writers put their bytes. Infallible: every sink takes every byte it is given.
+pub(crate) trait Sink {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]);
+    /// A hint that about `additional` more bytes follow.
+    fn reserve(&mut self, _additional: usize) {}
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+
+    #[inline]
+    fn reserve(&mut self, additional: usize) {
+        Vec::reserve(self, additional);
+    }
+}
+
+/// Counts the bytes it is given and keeps none.
+#[derive(Default)]
+struct Counter(usize);
+
+impl Sink for Counter {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len();
+    }
+}
+
+/// Writes into a fixed slice from its start. The caller makes sure everything fits (by counting
+/// first); bytes past the end are counted in `at` but not written, so a mistake truncates
+/// instead of panicking.
+struct SliceSink<'a> {
+    buf: &'a mut [u8],
+    at: usize,
+}
+
+impl Sink for SliceSink<'_> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.at.saturating_add(bytes.len());
+        if let Some(dest) = self.buf.get_mut(self.at..end) {
+            dest.copy_from_slice(bytes);
+        }
+        self.at = end;
+    }
+}
 
 /// Appends `s` as a JSON string literal, quotes included, escaped exactly as serde_json does:
 /// `"` → `\"`, `\` → `\\`, U+0008 → `\b`, U+000C → `\f`, U+000A → `\n`, U+000D → `\r`,
@@ -17,9 +68,14 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// assert_eq!(out, "\"a\\\"b\\u0001/😀\"".as_bytes());
 /// ```
 pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
+    json_string(out, s);
+}
+
+/// [`write_json_string`] into any [`Sink`].
+fn json_string(out: &mut impl Sink, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
-    out.push(b'"');
+    out.put(b"\"");
     // Bytes of multi-byte UTF-8 sequences are all >= 0x80, so escaping byte by byte is exact.
     let mut start = 0;
     for (i, &byte) in bytes.iter().enumerate() {
@@ -41,16 +97,16 @@ pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
             ],
             _ => continue,
         };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(escape);
+        out.put(&bytes[start..i]);
+        out.put(escape);
         start = i + 1;
     }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+    out.put(&bytes[start..]);
+    out.put(b"\"");
 }
 
 /// Appends `value` in decimal.
-pub(crate) fn write_u64(out: &mut Vec<u8>, mut value: u64) {
+pub(crate) fn write_u64(out: &mut impl Sink, mut value: u64) {
     let mut digits = [0u8; 20]; // u64::MAX has 20 digits
     let mut start = digits.len();
     loop {
@@ -61,16 +117,31 @@ pub(crate) fn write_u64(out: &mut Vec<u8>, mut value: u64) {
             break;
         }
     }
-    out.extend_from_slice(&digits[start..]);
+    out.put(&digits[start..]);
 }
 
 /// Appends one user as `{"id":<id>,"name":"<escaped name>"}`.
-pub(crate) fn write_user(out: &mut Vec<u8>, id: u64, name: &str) {
-    out.extend_from_slice(b"{\"id\":");
+pub(crate) fn write_user(out: &mut impl Sink, id: u64, name: &str) {
+    out.put(b"{\"id\":");
     write_u64(out, id);
-    out.extend_from_slice(b",\"name\":");
-    write_json_string(out, name);
-    out.push(b'}');
+    out.put(b",\"name\":");
+    json_string(out, name);
+    out.put(b"}");
+}
+
+/// Writes one user as [`write_user`] does at the start of `out` if it fits, and returns the
+/// length of that JSON either way. When it does not fit, `out` is left untouched (the length is
+/// counted first, without allocating).
+pub(crate) fn write_user_into(out: &mut [u8], id: u64, name: &str) -> usize {
+    let mut counter = Counter::default();
+    write_user(&mut counter, id, name);
+    let needed = counter.0;
+    if needed <= out.len() {
+        let mut sink = SliceSink { buf: out, at: 0 };
+        write_user(&mut sink, id, name);
+        debug_assert_eq!(sink.at, needed);
+    }
+    needed
 }
 
 #[cfg(test)]
@@ -123,6 +194,22 @@ mod tests {
             write_u64(&mut out, value);
             assert_eq!(out, value.to_string().as_bytes());
         }
+    }
+
+    #[test]
+    fn user_into_a_slice_writes_only_what_fits_whole() {
+        let name = "a\"b\u{1}é";
+        let mut expected = Vec::new();
+        write_user(&mut expected, 42, name);
+        for len in [0, 1, expected.len() - 1] {
+            let mut out = vec![b'#'; len];
+            assert_eq!(write_user_into(&mut out, 42, name), expected.len());
+            assert!(out.iter().all(|&b| b == b'#'), "untouched at {len}");
+        }
+        let mut out = vec![b'#'; expected.len() + 3];
+        assert_eq!(write_user_into(&mut out, 42, name), expected.len());
+        assert_eq!(&out[..expected.len()], &expected[..]);
+        assert_eq!(&out[expected.len()..], b"###");
     }
 
     #[test]

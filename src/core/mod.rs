@@ -3,6 +3,10 @@
 //!
 //! `docs/RULES.md` is the contract: the same rules are implemented in Kotlin and a
 //! differential test compares the two.
+//!
+//! No `unsafe` here, ever (forbidden, so no inner `allow` can undo it): every `unsafe` block of
+//! the crate lives in the JNI boundary, where its contract is documented.
+#![forbid(unsafe_code)]
 
 mod error;
 mod hash;

@@ -15,6 +15,7 @@
 //! - A poisoned lock is recovered: no table operation can leave a table inconsistent before
 //!   it could panic, short of running out of memory, which aborts.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -22,7 +23,7 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::core::error::StoreError;
 use crate::core::hash::{hash_id, hash_name};
 use crate::core::import::parse_records;
-use crate::core::json::write_user;
+use crate::core::json::{write_user, write_user_into};
 use crate::core::name::{check_id, check_name, check_name_str};
 use crate::core::table::{shard_of, Table, EMPTY_ID, SHARDS};
 
@@ -161,19 +162,28 @@ impl Store {
         self.get_many_utf8_with(ids, |k, bytes| f(k, bytes.map(utf8)))
     }
 
-    /// As [`Store::get_many_with`], with each name as its UTF-8 bytes (not re-validated).
+    /// As [`Store::get_many_with`], with each name as its UTF-8 bytes (not re-validated), and
+    /// the ids from any cloneable iterator (a slice, or ids decoded on the fly from a caller's
+    /// buffer): it is walked twice, once to validate every id and once to look them up, and
+    /// nothing is collected, so this path allocates nothing.
     ///
     /// # Errors
     /// [`StoreError::InvalidId`] for the first negative id; `f` is then never called.
-    pub fn get_many_utf8_with(
+    pub fn get_many_utf8_with<I>(
         &self,
-        ids: &[i64],
+        ids: I,
         mut f: impl FnMut(usize, Option<&[u8]>),
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), StoreError>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<i64>,
+        I::IntoIter: Clone,
+    {
+        let ids = ids.into_iter();
         // Validate every id first (f must not run for a batch with a bad id); note the shards.
         let mut touched = 0u64;
-        for &id in ids {
-            touched |= 1 << shard_of(hash_id(check_id(id)?));
+        for id in ids.clone() {
+            touched |= 1 << shard_of(hash_id(check_id(*id.borrow())?));
         }
         // Ascending shard order, like every multi-shard call. No heap allocation on this path.
         let guards: [Option<RwLockReadGuard<'_, Table>>; SHARDS] =
@@ -182,12 +192,21 @@ impl Store {
         const CHUNK: usize = 32;
         let mut found = [None; CHUNK];
         let mut keys = [(0u64, 0u64); CHUNK];
-        for (c, chunk) in ids.chunks(CHUNK).enumerate() {
-            // Every id was checked above, so the casts keep their values.
-            for (k, &id) in chunk.iter().enumerate() {
-                keys[k] = (id as u64, hash_id(id as u64));
+        let mut ids = ids;
+        let mut base = 0;
+        loop {
+            // The next chunk of at most CHUNK ids (zip asks `keys` first, so no id is skipped).
+            let mut n = 0;
+            for (key, id) in keys.iter_mut().zip(ids.by_ref()) {
+                // Every id was checked above, so the cast keeps its value.
+                let id = *id.borrow() as u64;
+                *key = (id, hash_id(id));
+                n += 1;
             }
-            let keys = &keys[..chunk.len()];
+            if n == 0 {
+                break;
+            }
+            let keys = &keys[..n];
             // Pass 1: independent loads of every home slot, so the misses overlap.
             for &(_, hash) in keys {
                 if let Some(t) = table(hash) {
@@ -203,8 +222,9 @@ impl Store {
                     (Some(t), Some(pos)) => Some(t.name_bytes(pos)),
                     _ => None,
                 };
-                f(c * CHUNK + k, name);
+                f(base + k, name);
             }
+            base += n;
         }
         Ok(())
     }
@@ -255,6 +275,18 @@ impl Store {
     pub fn write_json(&self, id: i64, out: &mut Vec<u8>) -> Result<bool, StoreError> {
         let found = self.get_with(id, |name| write_user(out, id as u64, name))?;
         Ok(found.is_some())
+    }
+
+    /// Writes the user `id` as [`Store::write_json`] does, but into the start of the caller's
+    /// fixed buffer `out`, and returns `Ok(Some(len))`, the length of that JSON. The JSON is
+    /// written only when `len <= out.len()`; otherwise `out` is left untouched and the caller
+    /// may retry with at least `len` bytes. `Ok(None)` if there is no such user. Allocates
+    /// nothing: the length is counted before anything is written.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidId`] if `id` is negative.
+    pub fn write_json_into(&self, id: i64, out: &mut [u8]) -> Result<Option<usize>, StoreError> {
+        self.get_with(id, |name| write_user_into(out, id as u64, name))
     }
 
     /// Imports a UTF-8 JSON array of `{"id":…,"name":…}` objects, all or nothing, following
@@ -535,6 +567,56 @@ mod tests {
         let err = store.get_many_with(&[5, -3], |_, _| called = true);
         assert_eq!(err, Err(StoreError::InvalidId(-3)));
         assert!(!called);
+    }
+
+    #[test]
+    fn get_many_utf8_with_takes_any_cloneable_iterator_across_chunks() {
+        let store = Store::new();
+        for id in (0..100).step_by(3) {
+            store.put(id, format!("u{id}").as_bytes()).unwrap();
+        }
+        // 100 ids: three full chunks of 32 and a partial one, from an iterator, not a slice.
+        let mut seen = Vec::new();
+        store
+            .get_many_utf8_with((0..100i64).rev(), |i, name| {
+                seen.push((i, name.map(<[u8]>::to_vec)))
+            })
+            .unwrap();
+        let expected: Vec<_> = (0..100i64)
+            .rev()
+            .enumerate()
+            .map(|(i, id)| (i, (id % 3 == 0).then(|| format!("u{id}").into_bytes())))
+            .collect();
+        assert_eq!(seen, expected);
+        let mut called = false;
+        let ids = (0..40i64).map(|id| if id == 35 { -7 } else { id });
+        assert_eq!(
+            store.get_many_utf8_with(ids, |_, _| called = true),
+            Err(StoreError::InvalidId(-7))
+        );
+        assert!(!called);
+    }
+
+    #[test]
+    fn write_json_into_writes_whole_or_not_at_all() {
+        let store = Store::new();
+        store.put(7, "a\"b".as_bytes()).unwrap();
+        let mut expected = Vec::new();
+        assert!(store.write_json(7, &mut expected).unwrap());
+        let mut small = vec![0u8; expected.len() - 1];
+        assert_eq!(
+            store.write_json_into(7, &mut small),
+            Ok(Some(expected.len()))
+        );
+        assert!(small.iter().all(|&b| b == 0));
+        let mut big = vec![0u8; 64];
+        assert_eq!(store.write_json_into(7, &mut big), Ok(Some(expected.len())));
+        assert_eq!(&big[..expected.len()], &expected[..]);
+        assert_eq!(store.write_json_into(8, &mut big), Ok(None));
+        assert_eq!(
+            store.write_json_into(-1, &mut big),
+            Err(StoreError::InvalidId(-1))
+        );
     }
 
     #[test]
