@@ -1,40 +1,34 @@
 #!/usr/bin/env bash
-# ./gradlew: the project's one build entry point, with Gradle's task names.
+# ./gradlew: this project's build entry point. The build is Maven (pom.xml and the modules' poms);
+# this short script maps Gradle's task names onto `mvn` and the scripts in scripts/. It is not Gradle
+# and downloads nothing: it uses `mvn` from the PATH (Maven 3.8+), cargo (stable Rust) and a JDK 17+.
 #
-# Why not Gradle itself: the Gradle distribution cannot be fetched on this project's machines (they
-# reach only package registries, and none of them serves it), so this script runs the same tasks
-# with Maven (pom.xml, kotlin-demo/pom.xml), which those registries do serve. Tasks:
-#
-#   ./gradlew check        Rust fmt + clippy + tests, Kotlin tests (-Xcheck:jni), ktlint
-#   ./gradlew test         the tests only (Rust and Kotlin), no linters
-#   ./gradlew build        check + the jar and installDist
-#   ./gradlew installDist  kotlin-demo/build/install/kotlin-demo/{bin/kotlin-demo, lib/*.jar}
-#   ./gradlew run [--args="..."]   installDist, then runs the demo with those arguments; compare's
-#                          HTML report goes to build/reports/userstore (and kotlin-demo/build/reports/userstore)
+#   ./gradlew check         Rust fmt + clippy + tests, Kotlin tests of every module (-Xcheck:jni), ktlint
+#   ./gradlew test          the tests only (Rust and Kotlin), no linters
+#   ./gradlew build         check, plus the jars and installDist
+#   ./gradlew installDist   kotlin-demo/build/install/kotlin-demo/{bin/kotlin-demo, lib/*.jar}
+#   ./gradlew run [--args="..."]   installDist, then the demo with those arguments; compare's HTML
+#                           report goes to build/reports/userstore (and kotlin-demo/build/reports/userstore)
+#   ./gradlew publishToMavenLocal  installs dev.userstore:userstore (jar, sources jar, pom) into the
+#                           local Maven repository, for a backend's mavenLocal()
 #   ./gradlew jmh [-Pjmh.profile=quick|full] [-Pjmh.profiler=async] [--args="JMH options"]
-#                          JMH benchmarks of both stores; JSON results in kotlin-demo/build/reports/jmh
-#                          (with async-profiler: flame graphs and flat profiles beside them)
+#                           JMH benchmarks (benchmarks/build/benchmarks.jar); JSON results and the
+#                           environment in benchmarks/build/reports/jmh
 #   ./gradlew loadtest [-Ploadtest.rate=10000 -Ploadtest.users=1000000,5000000 ...]
-#                          installDist, then scripts/loadtest.sh: `serve` with each store under oha load;
-#                          results in kotlin-demo/build/reports/userstore/loadtest (settings: see the script)
-#   ./gradlew fuzz [-Pfuzz.seconds=60]
-#                          coverage-guided fuzzing of the Rust core (import_json, snapshot reader),
-#                          each target for that many seconds; prints inputs tried and crashes
-#   ./gradlew leakcheck    the Rust core's tests under valgrind; prints leaked bytes, fails on a leak
-#   ./gradlew clean        deletes kotlin-demo/build and the cargo target folders
-#   ./gradlew tasks        this list
+#                           installDist, then scripts/loadtest.sh (settings: see the script)
+#   ./gradlew fuzz [-Pfuzz.seconds=60]   coverage-guided fuzzing of the Rust core (scripts/fuzz.sh)
+#   ./gradlew leakcheck     the Rust core's tests under valgrind (scripts/leakcheck.sh)
+#   ./gradlew clean         deletes every module's build folder and the cargo target folders
+#   ./gradlew tasks         this list
 #
-# -Dname=value goes to the build (Maven), -Pname=value to this script's tasks (jmh.profile,
-# jmh.profiler, loadtest.*, fuzz.seconds).
-# Several tasks run in order (./gradlew clean check). A leading ":" or ":kotlin-demo:" is accepted.
-# Gradle's common flags (--no-daemon, --offline, -q, --info, --stacktrace, --console=...) are
-# accepted; --offline and -q are passed on to Maven.
-#
-# Maven: `mvn` on the PATH (or MAVEN_HOME); without one, Maven 3.9.9 is fetched once from the Apache
-# archive, verified against its pinned SHA-512 (USERSTORE_MAVEN_URL overrides the address, and
-# forces this path, for testing). Artifacts go to the usual Maven repository, or to
-# $GRADLE_USER_HOME/maven-repository when GRADLE_USER_HOME is set, so an empty Gradle home means
-# empty caches, as with Gradle. Needs cargo (stable Rust) and a JDK 17+ as well.
+# Options: --tests PATTERN (test and check: only the JVM test classes or methods that match, as
+# Surefire's -Dtest: `ConformanceTest`, `dev.userstore.*Test`, `ConformanceTest#put*`; may repeat; the
+# Rust tests are then skipped); -q/--quiet; --offline; --stacktrace; --no-daemon (accepted: Maven keeps
+# no daemon); -Dname=value (to Maven); -Pname=value (this script's settings above); --args="...".
+# Any other option is an error. Several tasks run in order (./gradlew clean check); a leading ":",
+# ":userstore:" or ":kotlin-demo:" on a task name is accepted.
+# GRADLE_USER_HOME, when set, holds the Maven repository (GRADLE_USER_HOME/maven-repository), so an
+# empty Gradle home means empty caches, as with Gradle.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -44,52 +38,43 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 die() { echo "gradlew: $*" >&2; exit 1; }
 
 declare -A props=()
-tasks=() run_args="" mvn_flags=(-B --no-transfer-progress -Dstyle.color=never)
+tasks=() tests=() run_args="" mvn_flags=(-B --no-transfer-progress -Dstyle.color=never)
 while [ $# -gt 0 ]; do
   case $1 in
     --args=*) run_args=${1#--args=} ;;
-    --args) shift; run_args=${1:-} ;;
-    -P*=*) kv=${1#-P}; props[${kv%%=*}]=${kv#*=} ;;
-    -D*) mvn_flags+=("$1") ;;
-    --offline) mvn_flags+=(--offline) ;;
+    --args) [ $# -ge 2 ] || die "--args needs a value"; shift; run_args=$1 ;;
+    --tests=*) tests+=("${1#--tests=}") ;;
+    --tests) [ $# -ge 2 ] || die "--tests needs a pattern"; shift; tests+=("$1") ;;
+    -P*=*)
+      kv=${1#-P}
+      case ${kv%%=*} in
+        jmh.profile|jmh.profiler|jmh.profiler.event|fuzz.seconds|loadtest.*) props[${kv%%=*}]=${kv#*=} ;;
+        *) die "unknown project property $1 (see ./gradlew tasks)" ;;
+      esac
+      ;;
+    -D?*) mvn_flags+=("$1") ;;
+    --offline|-o) mvn_flags+=(--offline) ;;
     -q|--quiet) mvn_flags+=(-q) ;;
-    --no-daemon|--daemon|--info|--debug|--stacktrace|-s|--scan|--no-scan|--console=*|--warning-mode=*|--parallel|--no-parallel|--build-cache|--no-build-cache|--continue) ;;
+    --stacktrace|-S|--full-stacktrace) mvn_flags+=(-e) ;;
+    --no-daemon) ;;
     -h|--help|help|tasks) usage; exit 0 ;;
-    -*) die "unknown option $1 (see ./gradlew tasks)" ;;
-    *) t=${1#:}; t=${t#kotlin-demo:}; tasks+=("$t") ;;
+    -*) die "option $1 is not implemented by this script (the build is Maven; see ./gradlew tasks)" ;;
+    *) t=${1#:}; t=${t#kotlin-demo:}; t=${t#userstore:}; tasks+=("$t") ;;
   esac
   shift
 done
 [ ${#tasks[@]} -gt 0 ] || { usage; exit 0; }
 
-# Maven: on the PATH, in MAVEN_HOME, or a pinned release fetched once from the Apache archive
-# (checked against its SHA-512) into the Gradle user home.
-maven_version=3.9.9
-maven_sha512=a555254d6b53d267965a3404ecb14e53c3827c09c3b94b5678835887ab404556bfaf78dcfe03ba76fa2508649dca8531c74bca4d5846513522404d48e8c4ac8b
-maven_url=${USERSTORE_MAVEN_URL:-https://archive.apache.org/dist/maven/maven-3/$maven_version/binaries/apache-maven-$maven_version-bin.tar.gz}
-bootstrap_maven() {
-  local home=${GRADLE_USER_HOME:-$HOME/.gradle}/userstore/apache-maven-$maven_version
-  if [ ! -x "$home/bin/mvn" ]; then
-    local tmp
-    tmp=$(mktemp -d)
-    echo "gradlew: no mvn on the PATH; fetching Maven $maven_version from $maven_url" >&2
-    if command -v curl > /dev/null 2>&1; then curl -fsSL --retry 3 -o "$tmp/maven.tar.gz" "$maven_url"
-    elif command -v wget > /dev/null 2>&1; then wget -q -O "$tmp/maven.tar.gz" "$maven_url"
-    else die "no mvn, curl or wget: install Maven (apt-get install maven, brew install maven)"
-    fi || die "could not download $maven_url; install Maven (apt-get install maven, brew install maven)"
-    echo "$maven_sha512  $tmp/maven.tar.gz" | sha512sum -c --quiet - > /dev/null 2>&1 \
-      || die "the Maven download does not match its pinned SHA-512; refusing to use it"
-    mkdir -p "$(dirname "$home")"
-    tar -xzf "$tmp/maven.tar.gz" -C "$tmp"
-    rm -rf "$home"
-    mv "$tmp/apache-maven-$maven_version" "$home"
-    rm -rf "$tmp"
-  fi
-  mvn=$home/bin/mvn
-}
-if [ -z "${USERSTORE_MAVEN_URL:-}" ] && command -v mvn > /dev/null 2>&1; then mvn=mvn
-elif [ -z "${USERSTORE_MAVEN_URL:-}" ] && [ -n "${MAVEN_HOME:-}" ] && [ -x "$MAVEN_HOME/bin/mvn" ]; then mvn=$MAVEN_HOME/bin/mvn
-else bootstrap_maven
+# Maven 3.8+ from the PATH (or MAVEN_HOME); nothing is downloaded.
+if command -v mvn > /dev/null 2>&1; then mvn=mvn
+elif [ -n "${MAVEN_HOME:-}" ] && [ -x "$MAVEN_HOME/bin/mvn" ]; then mvn=$MAVEN_HOME/bin/mvn
+else die "Maven 3.8 or later is needed on the PATH: install it with your package manager (apt-get install maven, dnf install maven, brew install maven, sdk install maven)."
+fi
+maven_version=$("$mvn" -v 2> /dev/null | sed -n 's/^Apache Maven \([0-9][0-9]*\)\.\([0-9][0-9]*\).*/\1 \2/p' | head -1)
+if [ -n "$maven_version" ]; then
+  read -r major minor <<< "$maven_version"
+  [ "$major" -gt 3 ] || { [ "$major" -eq 3 ] && [ "$minor" -ge 8 ]; } \
+    || die "Maven 3.8 or later is needed; $("$mvn" -v | head -1) is on the PATH."
 fi
 command -v cargo > /dev/null 2>&1 || die "cargo is needed on the PATH (stable Rust, e.g. from rustup)."
 if [ -n "${GRADLE_USER_HOME:-}" ]; then
@@ -110,75 +95,84 @@ case "$(uname -m)" in
 esac
 mvn_flags+=("-Dnative.platform=$os-$arch" "-Dnative.libname=$lib")
 
+# --tests: Surefire's -Dtest; modules with no match pass, and the Rust tests are skipped (as Gradle's
+# --tests runs only the matching JVM tests).
+test_flags=()
+if [ ${#tests[@]} -gt 0 ]; then
+  joined=$(IFS=,; echo "${tests[*]}")
+  test_flags=("-Dtest=$joined" -Dsurefire.failIfNoSpecifiedTests=false -DskipRustTests=true -Djni.check.requireReports=false)
+fi
+
 maven() { echo "> mvn $*" >&2; "$mvn" "${mvn_flags[@]}" "$@"; }
+no_checks=(-DskipTests -DskipRustLint=true -Dktlint.skip=true)
 
 # ./gradlew jmh: see the task list at the top.
 run_jmh() {
-  local build=kotlin-demo/build out=kotlin-demo/build/reports/jmh profile=${props[jmh.profile]:-quick}
-  local cp="$build/kotlin-demo.jar:$(cat "$build/jmh.classpath")"
-  rm -rf "$build/jmh-classes" && mkdir -p "$build/jmh-classes" "$out"
-  echo "> javac src/jmh/java (JMH annotation processor)" >&2
-  find kotlin-demo/src/jmh/java -name '*.java' > "$build/jmh-sources.txt"
-  # Naming the processor runs it on every JDK (newer ones no longer discover processors implicitly).
-  javac -processor org.openjdk.jmh.generators.BenchmarkProcessor -cp "$cp" \
-    -d "$build/jmh-classes" @"$build/jmh-sources.txt"
+  local jar=benchmarks/build/benchmarks.jar out=benchmarks/build/reports/jmh profile=${props[jmh.profile]:-quick}
+  mkdir -p "$out"
   local opts
   case $profile in
     quick) opts=(-f 1 -wi 3 -w 1s -i 5 -r 1s) ;;
     full) opts=(-f 3 -wi 5 -w 2s -i 10 -r 2s) ;;
     *) die "jmh.profile must be quick or full, not $profile" ;;
   esac
-  local stamp
+  local stamp java_cmd=java
+  [ -n "${JAVA_HOME:-}" ] && java_cmd=$JAVA_HOME/bin/java
   stamp=$(date -u +%Y-%m-%dT%H-%M-%SZ)
   {
     printf '{"date":"%s","profile":"%s",' "$stamp" "$profile"
     printf '"cpu":"%s","cores":%s,' "$(grep -m1 'model name' /proc/cpuinfo 2> /dev/null | sed 's/.*: //' || uname -m)" "$(nproc 2> /dev/null || echo 0)"
-    printf '"java":"%s",' "$(java -version 2>&1 | head -1 | sed 's/"/\\"/g')"
+    printf '"java":"%s",' "$("$java_cmd" -version 2>&1 | head -1 | sed 's/"/\\"/g')"
     printf '"gc":"JVM default (G1 unless -jvmArgs says otherwise)","os":"%s"}\n' "$(uname -sr)"
   } > "$out/environment-$stamp.json"
   eval "set -- $run_args"
-  # -Pjmh.profiler=async: async-profiler's agent, taken from its jar on the JMH class path; CPU
-  # time sampled by interval timer (perf events are often unavailable on virtual machines; -Pjmh.profiler.event
-  # changes it); a flame graph and a flat text profile per benchmark under $out/async-<date>.
+  # -Pjmh.profiler=async: async-profiler's agent, from its jar beside the benchmarks jar; CPU time
+  # sampled by interval timer (perf events are often unavailable on virtual machines;
+  # -Pjmh.profiler.event changes it); a flame graph and a flat profile per benchmark.
   case ${props[jmh.profiler]:-} in
     '') ;;
     async)
-      local jar lib
-      jar=$(tr ':' '\n' < "$build/jmh.classpath" | grep '/async-profiler-[0-9.]*\.jar$' | head -1)
-      [ -n "$jar" ] || die "async-profiler is not on the JMH class path"
-      lib=$build/tools/async-profiler/linux-$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')/libasyncProfiler.so
-      unzip -o -q "$jar" "$(basename "$(dirname "$lib")")/*" -d "$build/tools/async-profiler"
+      local ap lib
+      ap=$(ls benchmarks/build/tools/async-profiler-*.jar 2> /dev/null | head -1)
+      [ -n "$ap" ] || die "async-profiler's jar is not in benchmarks/build/tools"
+      lib=benchmarks/build/tools/async-profiler/linux-$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')/libasyncProfiler.so
+      unzip -o -q "$ap" "$(basename "$(dirname "$lib")")/*" -d benchmarks/build/tools/async-profiler
       set -- "$@" -prof "async:libPath=$root/$lib;event=${props[jmh.profiler.event]:-itimer};output=flamegraph,text;flat=25;traces=5;dir=$out/async-$stamp"
       ;;
     *) die "jmh.profiler must be async, not ${props[jmh.profiler]}" ;;
   esac
+  # Virtual threads need JDK 21+: on an older JDK their benchmark is left out (said, not hidden).
+  local feature
+  feature=$("$java_cmd" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+  if [ "${feature%%.*}" -lt 21 ] 2> /dev/null; then
+    echo "gradlew: JDK $feature has no virtual threads: VirtualThreadBenchmark is left out (run on JDK 21+)" >&2
+    set -- "$@" -e VirtualThreadBenchmark
+  fi
   # JMH refuses a repeated option: a preset option that --args gives too is left out.
   local keep=() i
   for ((i = 0; i < ${#opts[@]}; i += 2)); do
     case " $* " in *" ${opts[i]} "*) ;; *) keep+=("${opts[i]}" "${opts[i + 1]}") ;; esac
   done
-  echo "> java org.openjdk.jmh.Main ${keep[*]} $*" >&2
-  java -cp "$build/jmh-classes:$cp" org.openjdk.jmh.Main "${keep[@]}" \
-    -rf json -rff "$out/results-$stamp.json" "$@"
+  echo "> java -jar $jar ${keep[*]} $*" >&2
+  "$java_cmd" --enable-native-access=ALL-UNNAMED -jar "$jar" "${keep[@]}" -rf json -rff "$out/results-$stamp.json" "$@"
   echo "JMH results: $out/results-$stamp.json (environment: $out/environment-$stamp.json)" >&2
 }
 
 for task in "${tasks[@]}"; do
   case $task in
-    check) maven verify ;;
-    build) maven verify ;;
-    test) maven verify -DskipRustLint=true -Dktlint.skip=true ;;
-    assemble|jar|installDist) maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true ;;
+    check|build) maven verify ${test_flags[@]+"${test_flags[@]}"} ;;
+    test) maven verify -DskipRustLint=true -Dktlint.skip=true ${test_flags[@]+"${test_flags[@]}"} ;;
+    assemble|jar|installDist) maven package "${no_checks[@]}" -pl kotlin-demo -am ;;
+    publishToMavenLocal) maven install "${no_checks[@]}" -pl userstore -am ;;
     run)
       # The build's log goes to stderr, so stdout holds only the demo's output.
-      maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true 1>&2
+      maven package "${no_checks[@]}" -pl kotlin-demo -am 1>&2
       # Gradle splits --args on white space, honouring quotes; so does this.
       eval "set -- $run_args"
       echo "> kotlin-demo $*" >&2
       marker=$(mktemp)
       kotlin-demo/build/install/kotlin-demo/bin/kotlin-demo "$@"
-      # compare's report (build/reports/userstore, from the project root) is also left in the
-      # subproject's build folder, where a Gradle user would look for it.
+      # compare's report (build/reports/userstore) is also left in the subproject's build folder.
       if [ build/reports/userstore/index.html -nt "$marker" ]; then
         rm -rf kotlin-demo/build/reports/userstore
         mkdir -p kotlin-demo/build/reports
@@ -188,14 +182,11 @@ for task in "${tasks[@]}"; do
       rm -f "$marker"
       ;;
     jmh)
-      # JMH without a Gradle plugin: compile src/jmh/java against the library jar, then run
-      # org.openjdk.jmh.Main. Quick by default; -Pjmh.profile=full for the long run; --args adds
-      # JMH options (e.g. --args="get -p users=4000000").
-      maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true 1>&2
+      maven package "${no_checks[@]}" -pl benchmarks -am 1>&2
       run_jmh
       ;;
     loadtest)
-      maven package -DskipTests -DskipRustLint=true -Dktlint.skip=true 1>&2
+      maven package "${no_checks[@]}" -pl kotlin-demo -am 1>&2
       # -Ploadtest.NAME=VALUE becomes LOADTEST_NAME=VALUE (users, stores, rate, duration, repeats, ...).
       for key in "${!props[@]}"; do
         case $key in loadtest.*) name=${key#loadtest.}; export "LOADTEST_${name^^}=${props[$key]}" ;; esac

@@ -11,15 +11,22 @@ import java.nio.LongBuffer
 import java.nio.file.Path
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicLong
+import java.util.concurrent.atomic.AtomicReferenceArray
 
 /**
  * The user store implemented in Rust (`src/core`), called through JNI (`src/jni.rs`).
  *
- * The native memory is owned by this object and freed exactly once: by [close], or, as a backstop
- * only, by a [Cleaner] when the object becomes unreachable without having been closed. Every call
- * registers itself in a call counter; [close] marks the store closed, waits until the calls in
- * flight have returned, then frees. So a close racing with calls on other threads can never free
- * memory under a running call: each racing call either completes or throws [StoreClosedException].
+ * The native memory is owned by this object and freed exactly once: after [close], by the last call
+ * out, or, as a backstop only, by a [Cleaner] when the object becomes unreachable without having been
+ * closed. Every call registers itself in a call counter; [close] marks the store closed and returns at
+ * once (it never waits or spins); whichever of [close] and the calls in flight finds the store closed
+ * with no call left frees it (uniffi's objects do the same). So a close racing with calls on other
+ * threads can never free memory under a running call: each racing call either completes or throws
+ * [StoreClosedException].
+ *
+ * Thread safety: any number of threads, platform or virtual, may call one store at once. The read path's
+ * scratch memory (direct buffers the native side writes into) comes from a small pool per store: it is
+ * bounded by the calls running at once, not by the threads that ever called, and it goes with the store.
  *
  * Validation happens in the Rust core (ids, name length, JSON). The one rule checked here is the
  * one that must be checked before encoding: a name with an unpaired surrogate has no UTF-8 form.
@@ -30,10 +37,11 @@ class NativeUserStore private constructor(
     /** A new, empty store. Loads the native library on first use. */
     constructor() : this(NativeBridge.create0())
 
-    /** Bit 62: closed. Bits 0..61: calls in flight. */
+    /** Bit 62: closed. Bit 61: freed. Bits 0..60: calls in flight. */
     private val state = AtomicLong(0)
     private val resource = NativeResource(handle)
     private val cleanable = CLEANER.register(this, resource)
+    private val scratch = ScratchPool()
 
     override val size: Long
         get() = call { NativeBridge.size0(it) }
@@ -43,26 +51,33 @@ class NativeUserStore private constructor(
     override fun get(id: Long): User? {
         // The native side writes the name into this thread's direct buffer: no JNI call back into the
         // JVM, no Java object created there; the String is built here (Latin-1 names with a plain copy).
-        val scratch = SCRATCH.get()
-        val word = call { NativeBridge.getDirect0(it, id, scratch.address) }
-        val user = if (word < 0) null else User(id, scratch.name(word))
-        Reference.reachabilityFence(scratch)
-        return user
+        return call { handle ->
+            val s = scratch.acquire()
+            try {
+                val word = NativeBridge.getDirect0(handle, id, s.address)
+                if (word < 0) null else User(id, s.name(word))
+            } finally {
+                scratch.release(s)
+            }
+        }
     }
 
     override fun getMany(ids: LongArray): List<User?> {
-        val scratch = SCRATCH.get()
         val result = ArrayList<User?>(ids.size)
         call { handle ->
-            // Batches of at most GET_MANY_BATCH ids bound the buffer (and the native side's work per call).
-            var from = 0
-            do {
-                val count = minOf(GET_MANY_BATCH, ids.size - from)
-                scratch.getMany(handle, ids, from, count, result)
-                from += count
-            } while (from < ids.size)
+            val s = scratch.acquire()
+            try {
+                // Batches of at most GET_MANY_BATCH ids bound the buffer (and the native side's work per call).
+                var from = 0
+                do {
+                    val count = minOf(GET_MANY_BATCH, ids.size - from)
+                    s.getMany(handle, ids, from, count, result)
+                    from += count
+                } while (from < ids.size)
+            } finally {
+                scratch.release(s)
+            }
         }
-        Reference.reachabilityFence(scratch)
         return result
     }
 
@@ -73,12 +88,15 @@ class NativeUserStore private constructor(
         return ids.map { User(it, name) }
     }
 
-    override fun getJson(id: Long): ByteArray? {
-        val scratch = SCRATCH.get()
-        val json = call { scratch.getJson(it, id) }
-        Reference.reachabilityFence(scratch)
-        return json
-    }
+    override fun getJson(id: Long): ByteArray? =
+        call { handle ->
+            val s = scratch.acquire()
+            try {
+                s.getJson(handle, id)
+            } finally {
+                scratch.release(s)
+            }
+        }
 
     override fun importJson(json: ByteArray): Int = call { NativeBridge.importJson0(it, json) }
 
@@ -93,19 +111,37 @@ class NativeUserStore private constructor(
 
     override suspend fun getUser(id: Long): User? = get(id)
 
+    /**
+     * Closes the store: no call starts after this. Returns at once; the native memory is freed now if no call
+     * is in flight, else by the last of those calls as it returns. Idempotent and thread-safe.
+     */
     override fun close() {
         while (true) {
             val s = state.get()
             if (s and CLOSED != 0L) return
-            if (state.compareAndSet(s, s or CLOSED)) break
+            if (state.compareAndSet(s, s or CLOSED)) {
+                if (s and IN_FLIGHT == 0L) free()
+                return
+            }
         }
-        // No new call can start now; wait for the calls in flight, then free once.
-        var spins = 0
-        while (state.get() and IN_FLIGHT != 0L) {
-            if (++spins < 100) Thread.onSpinWait() else Thread.yield()
-        }
-        cleanable.clean()
     }
+
+    /** Frees once: only from the state "closed, no call in flight, not freed", which one caller wins. */
+    private fun free() {
+        if (state.compareAndSet(CLOSED, CLOSED or FREED)) {
+            cleanable.clean()
+            scratch.clear()
+        }
+    }
+
+    /** How many read-path scratches this store has made: bounded by the calls at once, not by the threads seen. */
+    internal fun scratchesCreated(): Int = scratch.created.get()
+
+    /** Calls in flight now (for the tests). */
+    internal fun callsInFlight(): Long = state.get() and IN_FLIGHT
+
+    /** Whether the native memory has been freed (after [close] and the last call out). */
+    internal fun isFreed(): Boolean = state.get() and FREED != 0L
 
     override fun toString(): String = if (state.get() and CLOSED != 0L) "NativeUserStore(closed)" else "NativeUserStore"
 
@@ -114,7 +150,7 @@ class NativeUserStore private constructor(
         try {
             return block(handle)
         } finally {
-            state.decrementAndGet()
+            exit()
             Reference.reachabilityFence(this)
         }
     }
@@ -122,9 +158,14 @@ class NativeUserStore private constructor(
     private fun enter() {
         // One atomic add: a call that finds the store closed undoes it and never reaches native code.
         if (state.getAndIncrement() and CLOSED != 0L) {
-            state.decrementAndGet()
+            exit()
             throw StoreClosedException()
         }
+    }
+
+    /** Leaves a call; the last call out of a closed store frees it. */
+    private fun exit() {
+        if (state.decrementAndGet() == CLOSED) free()
     }
 
     /** Frees the native store once; the Cleaner runs it, from close() or after the store is unreachable. */
@@ -139,8 +180,61 @@ class NativeUserStore private constructor(
     }
 
     /**
-     * One thread's scratch for the read path: a direct buffer the native side writes into (and reads batch
-     * ids from), its address, and a byte array to build Strings from. Used by its own thread only.
+     * Scratch for the read path, kept for reuse in a few slots, so that a call takes one (a volatile read and a
+     * compare-and-set on a slot that is usually its thread's own) instead of allocating, and puts it back after.
+     * Memory is bounded: at most [SLOTS] scratches wait here, and beyond them only those of the calls running at
+     * once exist (a call that finds every slot empty makes a new one; one put back into a full pool is dropped).
+     * Why by hand: a ThreadLocal keeps one per thread ever seen, and makes every new virtual thread allocate
+     * its own (64 KiB of direct buffer and a native call) before its first get; the JDK has no bounded object pool.
+     */
+    private class ScratchPool {
+        /** Slot i lives at index i * STRIDE, so two slots never share a cache line. */
+        private val slots = AtomicReferenceArray<Scratch?>(SLOTS * STRIDE)
+
+        /** Scratches made so far (rare: only when every slot is empty), for the tests. */
+        val created =
+            java.util.concurrent.atomic
+                .AtomicInteger()
+
+        fun acquire(): Scratch {
+            val start = home()
+            for (i in 0 until SLOTS) {
+                val at = ((start + i) and (SLOTS - 1)) * STRIDE
+                val s = slots.get(at)
+                if (s != null && slots.compareAndSet(at, s, null)) return s
+            }
+            created.incrementAndGet()
+            return Scratch()
+        }
+
+        /**
+         * Puts [s] back into the first empty slot from this thread's own. A plain release store, no
+         * compare-and-set: should two threads put one into the same slot at once, one scratch is dropped,
+         * which only costs a later allocation.
+         */
+        fun release(s: Scratch) {
+            val start = home()
+            for (i in 0 until SLOTS) {
+                val at = ((start + i) and (SLOTS - 1)) * STRIDE
+                if (slots.get(at) == null) {
+                    slots.setRelease(at, s)
+                    return
+                }
+            }
+        }
+
+        /** Drops every pooled scratch (the store is freed); the garbage collector frees their buffers. */
+        fun clear() {
+            for (i in 0 until SLOTS) slots.set(i * STRIDE, null)
+        }
+
+        /** This thread's first slot: a platform thread keeps using the same one, so its scratch stays in its cache. */
+        private fun home(): Int = System.identityHashCode(Thread.currentThread()) and (SLOTS - 1)
+    }
+
+    /**
+     * Scratch for one call at a time on the read path: a direct buffer the native side writes into (and reads
+     * batch ids from), its address, and a byte array to build Strings from.
      */
     private class Scratch {
         private var buffer: ByteBuffer = newBuffer(INITIAL_BUFFER_BYTES)
@@ -217,6 +311,12 @@ class NativeUserStore private constructor(
 
     /** Opening snapshots; see [open]. */
     companion object {
+        /**
+         * The system property that makes the loader take the native library from this file instead of the one
+         * packed in the jar (for a library built locally, or a platform the jar has no build for).
+         */
+        const val LIBRARY_PATH_PROPERTY: String = NativeLoader.PATH_PROPERTY
+
         /** Ids per native call of [getMany]: bounds the direct buffer a batch needs. */
         private const val GET_MANY_BATCH = 4096
 
@@ -226,9 +326,15 @@ class NativeUserStore private constructor(
         /** The room guessed per entry of a batch before the native side says what it needs. */
         private const val TYPICAL_ENTRY_BYTES = 24
         private const val CLOSED = 1L shl 62
-        private const val IN_FLIGHT = CLOSED - 1
+        private const val FREED = 1L shl 61
+        private const val IN_FLIGHT = FREED - 1
         private val CLEANER: Cleaner = Cleaner.create()
-        private val SCRATCH: ThreadLocal<Scratch> = ThreadLocal.withInitial { Scratch() }
+
+        /** Pooled scratches per store: twice the processors (a power of two, at least 8, at most 64). */
+        private val SLOTS: Int = Integer.highestOneBit((2 * Runtime.getRuntime().availableProcessors()).coerceIn(8, 64) * 2 - 1)
+
+        /** References per 64-byte cache line, with compressed (4 bytes) or full (8 bytes) pointers: 16 covers both. */
+        private const val STRIDE = 16
 
         /** The byte count in a name's length word (see [NativeBridge.getDirect0]). */
         private fun byteLength(word: Int): Int = word and (NativeBridge.LATIN1 - 1)

@@ -1,5 +1,6 @@
 package dev.userstore
 
+import dev.userstore.testing.ChildJvm
 import org.junit.jupiter.api.Test
 import java.io.File
 import java.util.concurrent.TimeUnit
@@ -96,14 +97,9 @@ class NativeBoundaryTest {
 
     /** Runs [LoaderProbe] in a fresh JVM (the library loads once per JVM); returns exit code and output. */
     private fun runProbe(jvmArgs: List<String>): Pair<Int, String> {
-        val java = File(System.getProperty("java.home"), "bin/java").path
-        val command =
-            listOf(java, "-Xcheck:jni") + jvmArgs +
-                listOf("-cp", System.getProperty("java.class.path"), LoaderProbe::class.java.name)
-        val process = ProcessBuilder(command).redirectErrorStream(true).start()
-        val text = process.inputStream.bufferedReader().readText()
-        assertTrue(process.waitFor(60, TimeUnit.SECONDS), "probe JVM did not finish")
-        return process.exitValue() to text
+        val command = ChildJvm.command(LoaderProbe::class.java.name, listOf("-Xcheck:jni") + jvmArgs, inheritLibrary = false)
+        val result = ChildJvm.run(command, 60)
+        return result.exitCode to result.output
     }
 }
 

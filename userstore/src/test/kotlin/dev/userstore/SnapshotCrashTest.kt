@@ -1,5 +1,6 @@
 package dev.userstore
 
+import dev.userstore.testing.ChildJvm
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
 import java.io.File
@@ -73,12 +74,7 @@ class SnapshotCrashTest {
         kind: String,
         path: Path,
     ): Process {
-        val java = File(System.getProperty("java.home"), "bin/java").path
-        val library = System.getProperty(NativeLoader.PATH_PROPERTY)
-        val command =
-            listOf(java, "-Xmx512m") +
-                listOfNotNull(library?.let { "-D${NativeLoader.PATH_PROPERTY}=$it" }) +
-                listOf("-cp", System.getProperty("java.class.path"), SnapshotCrashChild::class.java.name, kind, path.toString())
+        val command = ChildJvm.command(SnapshotCrashChild::class.java.name, listOf("-Xmx512m"), listOf(kind, path.toString()))
         return ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start()
     }
 

@@ -33,7 +33,7 @@ import org.openjdk.jmh.infra.Blackhole;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 // A fixed, pre-touched heap: page faults on fresh heap pages would otherwise be charged to
 // whichever store allocates more.
-@Fork(value = 1, jvmArgsAppend = {"-Xms4g", "-Xmx4g", "-XX:+AlwaysPreTouch"})
+@Fork(value = 1, jvmArgsAppend = {"-Xms4g", "-Xmx4g", "-XX:+AlwaysPreTouch", "--enable-native-access=ALL-UNNAMED"})
 public class StoreBenchmark {
     private static final int BATCH = 1024;
     /** 2^20 pre-drawn ids: more distinct keys than any cache holds, so lookups really miss. */

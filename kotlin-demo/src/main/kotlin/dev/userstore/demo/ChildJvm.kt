@@ -1,7 +1,7 @@
 package dev.userstore.demo
 
 import com.github.ajalt.clikt.core.CliktError
-import dev.userstore.NativeLoader
+import dev.userstore.NativeUserStore
 import java.io.IOException
 import java.lang.management.ManagementFactory
 import java.nio.file.Files
@@ -84,13 +84,16 @@ internal object ChildJvm {
 
     private const val MAIN_CLASS = "dev.userstore.demo.MainKt"
 
+    /** The library calls System.load, a restricted method on JDK 24+ (JEP 472): allowed, so no warning is printed. */
+    private const val ENABLE_NATIVE_ACCESS = "--enable-native-access=ALL-UNNAMED"
+
     private fun javaBinary(): String = Path.of(System.getProperty("java.home"), "bin", "java").toString()
 
     /** The options of this JVM a child must share: the library override and -Xcheck:jni. */
     private fun inheritedOptions(): List<String> {
         val mine = ManagementFactory.getRuntimeMXBean().inputArguments
-        val library = System.getProperty(NativeLoader.PATH_PROPERTY)?.let { "-D${NativeLoader.PATH_PROPERTY}=$it" }
-        return listOfNotNull(library, "-Xcheck:jni".takeIf { it in mine })
+        val library = System.getProperty(NativeUserStore.LIBRARY_PATH_PROPERTY)?.let { "-D${NativeUserStore.LIBRARY_PATH_PROPERTY}=$it" }
+        return listOfNotNull(ENABLE_NATIVE_ACCESS, library, "-Xcheck:jni".takeIf { it in mine })
     }
 }
 

@@ -4,7 +4,7 @@ import com.github.ajalt.clikt.core.CliktCommand
 import com.github.ajalt.clikt.core.Context
 import com.github.ajalt.clikt.core.main
 import com.github.ajalt.clikt.core.subcommands
-import dev.userstore.demo.serve.ServeCommand
+import dev.userstore.service.ServeCommand
 
 /** The subcommand that runs when the command line names none. */
 private const val DEFAULT_SUBCOMMAND = "compare"

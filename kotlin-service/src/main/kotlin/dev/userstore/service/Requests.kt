@@ -1,4 +1,4 @@
-package dev.userstore.demo.serve
+package dev.userstore.service
 
 import io.ktor.http.HttpStatusCode
 import io.ktor.server.application.ApplicationCall

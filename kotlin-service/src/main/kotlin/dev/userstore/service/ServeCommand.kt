@@ -1,4 +1,4 @@
-package dev.userstore.demo.serve
+package dev.userstore.service
 
 import com.github.ajalt.clikt.core.CliktCommand
 import com.github.ajalt.clikt.core.CliktError

@@ -1,4 +1,4 @@
-package dev.userstore.demo.serve
+package dev.userstore.service
 
 import dev.userstore.KotlinUserStore
 import dev.userstore.NativeUserStore

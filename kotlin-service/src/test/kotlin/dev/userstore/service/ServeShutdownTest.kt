@@ -1,9 +1,9 @@
-package dev.userstore.demo.serve
+package dev.userstore.service
 
 import dev.userstore.KotlinUserStore
-import dev.userstore.NativeLoader
 import dev.userstore.NativeUserStore
 import dev.userstore.User
+import dev.userstore.testing.ChildJvm
 import org.junit.jupiter.api.Timeout
 import org.junit.jupiter.api.io.TempDir
 import org.junit.jupiter.params.ParameterizedTest
@@ -114,13 +114,12 @@ class ServeShutdownTest {
                 log: Path,
                 vararg args: String,
             ): Server {
-                val java = File(System.getProperty("java.home"), "bin/java").path
-                val library = System.getProperty(NativeLoader.PATH_PROPERTY)
                 val command =
-                    listOf(java, "-Xmx256m") +
-                        listOfNotNull(library?.let { "-D${NativeLoader.PATH_PROPERTY}=$it" }) +
-                        listOf("-cp", System.getProperty("java.class.path"), "dev.userstore.demo.MainKt") +
-                        listOf("serve", "--store", kind.label, "--port", "0") + args
+                    ChildJvm.command(
+                        "dev.userstore.service.MainKt",
+                        listOf("-Xmx256m"),
+                        listOf("--store", kind.label, "--port", "0") + args,
+                    )
                 val process =
                     ProcessBuilder(command)
                         .redirectErrorStream(true)

@@ -4,9 +4,10 @@ import dev.userstore.InvalidJsonException
 import dev.userstore.InvalidUserException
 import dev.userstore.KotlinUserStore
 import dev.userstore.NativeUserStore
-import dev.userstore.RandomJson
 import dev.userstore.User
 import dev.userstore.UserStore
+import dev.userstore.testing.ByteMutator
+import dev.userstore.testing.RandomJson
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.Timeout
 import kotlin.random.Random
@@ -146,44 +147,10 @@ class BoundaryFuzzTest {
         private fun importInput(store: UserStore): ByteArray =
             when (random.nextInt(10)) {
                 in 0..4 -> RandomJson(random, names).document()
-                in 5..7 -> mutate(store.exportJson())
+                in 5..7 -> ByteMutator.mutate(random, store.exportJson())
                 8 -> if (inputs.size >= 2) splice(inputs.random(random), inputs.random(random)) else "[]".encodeToByteArray()
-                else -> mutate(RandomJson(random, names).document())
+                else -> ByteMutator.mutate(random, RandomJson(random, names).document())
             }
-
-        private fun mutate(input: ByteArray): ByteArray {
-            val bytes = input.toMutableList()
-            repeat(1 + random.nextInt(4)) {
-                val at = random.nextInt(bytes.size + 1)
-                when (random.nextInt(6)) {
-                    0 -> {
-                        if (at < bytes.size) bytes[at] = (bytes[at].toInt() xor (1 shl random.nextInt(8))).toByte()
-                    }
-
-                    1 -> {
-                        bytes.add(at, RandomJson.INTERESTING.random(random))
-                    }
-
-                    2 -> {
-                        if (at < bytes.size) bytes.removeAt(at)
-                    }
-
-                    3 -> {
-                        bytes.addAll(at, RandomJson.BAD_UTF8.random(random).toList())
-                    }
-
-                    4 -> {
-                        if (random.nextInt(4) == 0) bytes.subList(at, bytes.size).clear()
-                    }
-
-                    else -> {
-                        val from = random.nextInt(bytes.size + 1)
-                        bytes.addAll(at, bytes.subList(from, minOf(bytes.size, from + 1 + random.nextInt(24))).toList())
-                    }
-                }
-            }
-            return bytes.toByteArray()
-        }
 
         private fun splice(
             a: ByteArray,

@@ -4,6 +4,7 @@ import dev.userstore.KotlinUserStore
 import dev.userstore.NativeLoader
 import dev.userstore.NativeUserStore
 import dev.userstore.UserStore
+import dev.userstore.testing.ChildJvm
 import java.io.File
 import java.util.concurrent.TimeUnit
 import kotlin.test.assertTrue
@@ -13,7 +14,7 @@ import kotlin.test.assertTrue
  *
  * Every suite has a short default that runs in `./gradlew check` and a long variant chosen by a system
  * property (or the environment variable in brackets), for example
- * `mvn -f kotlin-demo/pom.xml test -Dtest='dev.userstore.reliability.*' -Duserstore.fuzz.iterations=200000`:
+ * `./gradlew test --tests 'dev.userstore.reliability.*' -Duserstore.fuzz.iterations=200000`:
  *
  * - `userstore.fuzz.iterations` (`USERSTORE_FUZZ_ITERATIONS`): inputs per kind in [BoundaryFuzzTest]
  * - `userstore.race.rounds` (`USERSTORE_RACE_ROUNDS`): close() races per store in [RaceTest]
@@ -64,19 +65,8 @@ internal object Reliability {
         timeoutSeconds: Long = 600,
     ): Pair<Int, String> {
         NativeLoader.ensureLoaded()
-        val java = File(System.getProperty("java.home"), "bin/java").path
-        val library = System.getProperty(NativeLoader.PATH_PROPERTY)?.let { listOf("-D${NativeLoader.PATH_PROPERTY}=$it") } ?: emptyList()
-        val command =
-            listOf(java, "-Xcheck:jni") + library + jvmArgs +
-                listOf("-cp", System.getProperty("java.class.path"), ChildProbe::class.java.name) + args
-        val process = ProcessBuilder(command).redirectErrorStream(true).start()
-        val output = StringBuilder()
-        val reader = Thread { process.inputStream.bufferedReader().forEachLine { output.appendLine(it) } }.apply { start() }
-        val finished = process.waitFor(timeoutSeconds, TimeUnit.SECONDS)
-        if (!finished) process.destroyForcibly().waitFor()
-        reader.join(10_000)
-        assertTrue(finished, "child JVM ${args.joinToString(" ")} did not finish in $timeoutSeconds s:\n$output")
-        return process.exitValue() to output.toString()
+        val result = ChildJvm.run(ChildJvm.command(ChildProbe::class.java.name, listOf("-Xcheck:jni") + jvmArgs, args), timeoutSeconds)
+        return result.exitCode to result.output
     }
 
     /** The `key=value` pairs of the child's `RESULT` lines. */

@@ -1,0 +1,94 @@
+package dev.userstore
+
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.Timeout
+import java.util.concurrent.Executors
+import java.util.concurrent.TimeUnit
+import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
+import kotlin.test.assertFalse
+import kotlin.test.assertTrue
+
+/** The native store under many threads: scratch memory bounded by the calls at once, close() that never waits. */
+@Timeout(120)
+class ThreadsTest {
+    @Test
+    fun `thousands of short-lived threads share a few scratches`() {
+        NativeUserStore().use { store ->
+            (0L until 100).forEach { store.put(User(it, "user-$it")) }
+            // Each read on a thread of its own, one after another: a per-thread cache would make 3,000 scratches.
+            repeat(3_000) { i ->
+                var got: User? = null
+                val t =
+                    Thread {
+                        got =
+                            when (i % 3) {
+                                0 -> store.get(i % 100L)
+                                1 -> store.getMany(longArrayOf(i % 100L)).single()
+                                else -> store.getJson(i % 100L)?.let { User(i % 100L, "user-${i % 100}") }
+                            }
+                    }
+                t.start()
+                t.join()
+                assertEquals(User(i % 100L, "user-${i % 100}"), got)
+            }
+            assertTrue(store.scratchesCreated() <= 2, "scratches made: ${store.scratchesCreated()}")
+        }
+    }
+
+    @Test
+    fun `scratches are bounded by the calls running at once`() {
+        NativeUserStore().use { store ->
+            (0L until 1_000).forEach { store.put(User(it, "user-$it")) }
+            val threads = 8
+            val pool = Executors.newFixedThreadPool(threads)
+            try {
+                val tasks = (0 until 20_000).map { i -> pool.submit<User?> { store.get(i % 1_000L) } }
+                tasks.forEachIndexed { i, task -> assertEquals(User(i % 1_000L, "user-${i % 1_000}"), task.get()) }
+            } finally {
+                pool.shutdown()
+            }
+            assertTrue(store.scratchesCreated() <= threads, "scratches made: ${store.scratchesCreated()} for $threads threads")
+        }
+    }
+
+    @Test
+    fun `close returns at once while a long call runs, and the last call out frees`() {
+        val store = NativeUserStore()
+        val json =
+            buildString {
+                append('[')
+                for (i in 0 until 400_000) {
+                    if (i > 0) append(',')
+                    append("""{"id":$i,"name":"user-$i"}""")
+                }
+                append(']')
+            }.encodeToByteArray()
+        var imported = -1
+        val importer = Thread { imported = store.importJson(json) }
+        importer.start()
+        while (store.callsInFlight() == 0L && importer.isAlive) Thread.onSpinWait()
+        store.close()
+        // close() neither waited for the import (hundreds of milliseconds of work) nor freed under it.
+        val stillRunning = importer.isAlive
+        val freedAtClose = store.isFreed()
+        importer.join(TimeUnit.MINUTES.toMillis(1))
+        assertTrue(stillRunning, "close() returned only after the import had finished")
+        assertFalse(freedAtClose, "freed while a call was in flight")
+        assertEquals(400_000, imported, "the call in flight completes normally")
+        assertTrue(store.isFreed(), "freed once the last call is out")
+        assertFailsWith<StoreClosedException> { store.get(1) }
+        store.close()
+    }
+
+    @Test
+    fun `close with no call in flight frees at once and is idempotent`() {
+        val store = NativeUserStore()
+        store.put(User(1, "a"))
+        assertFalse(store.isFreed())
+        store.close()
+        assertTrue(store.isFreed())
+        store.close()
+        assertTrue(store.isFreed())
+    }
+}
