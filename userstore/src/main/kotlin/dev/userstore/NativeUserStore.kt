@@ -25,8 +25,10 @@ import java.util.concurrent.atomic.AtomicReferenceArray
  * [StoreClosedException].
  *
  * Thread safety: any number of threads, platform or virtual, may call one store at once. The read path's
- * scratch memory (direct buffers the native side writes into) comes from a small pool per store: it is
- * bounded by the calls running at once, not by the threads that ever called, and it goes with the store.
+ * scratch memory (direct buffers the native side writes into) comes from one small pool shared by every
+ * store in the JVM: it is bounded by the calls running at once, not by the threads that ever called nor by
+ * the stores ever opened (a pool per store would grow with the open stores and churn direct memory on
+ * every create and close).
  *
  * Validation happens in the Rust core (ids, name length, JSON). The one rule checked here is the
  * one that must be checked before encoding: a name with an unpaired surrogate has no UTF-8 form.
@@ -41,7 +43,6 @@ class NativeUserStore private constructor(
     private val state = AtomicLong(0)
     private val resource = NativeResource(handle)
     private val cleanable = CLEANER.register(this, resource)
-    private val scratch = ScratchPool()
 
     override val size: Long
         get() = call { NativeBridge.size0(it) }
@@ -52,12 +53,12 @@ class NativeUserStore private constructor(
         // The native side writes the name into this thread's direct buffer: no JNI call back into the
         // JVM, no Java object created there; the String is built here (Latin-1 names with a plain copy).
         return call { handle ->
-            val s = scratch.acquire()
+            val s = SCRATCH.acquire()
             try {
                 val word = NativeBridge.getDirect0(handle, id, s.address)
                 if (word < 0) null else User(id, s.name(word))
             } finally {
-                scratch.release(s)
+                SCRATCH.release(s)
             }
         }
     }
@@ -65,7 +66,7 @@ class NativeUserStore private constructor(
     override fun getMany(ids: LongArray): List<User?> {
         val result = ArrayList<User?>(ids.size)
         call { handle ->
-            val s = scratch.acquire()
+            val s = SCRATCH.acquire()
             try {
                 // Batches of at most GET_MANY_BATCH ids bound the buffer (and the native side's work per call).
                 var from = 0
@@ -75,7 +76,7 @@ class NativeUserStore private constructor(
                     from += count
                 } while (from < ids.size)
             } finally {
-                scratch.release(s)
+                SCRATCH.release(s)
             }
         }
         return result
@@ -90,11 +91,11 @@ class NativeUserStore private constructor(
 
     override fun getJson(id: Long): ByteArray? =
         call { handle ->
-            val s = scratch.acquire()
+            val s = SCRATCH.acquire()
             try {
                 s.getJson(handle, id)
             } finally {
-                scratch.release(s)
+                SCRATCH.release(s)
             }
         }
 
@@ -128,14 +129,9 @@ class NativeUserStore private constructor(
 
     /** Frees once: only from the state "closed, no call in flight, not freed", which one caller wins. */
     private fun free() {
-        if (state.compareAndSet(CLOSED, CLOSED or FREED)) {
-            cleanable.clean()
-            scratch.clear()
-        }
+        if (state.compareAndSet(CLOSED, CLOSED or FREED)) cleanable.clean()
     }
 
-    /** How many read-path scratches this store has made: bounded by the calls at once, not by the threads seen. */
-    internal fun scratchesCreated(): Int = scratch.created.get()
 
     /** Calls in flight now (for the tests). */
     internal fun callsInFlight(): Long = state.get() and IN_FLIGHT
@@ -221,11 +217,6 @@ class NativeUserStore private constructor(
                     return
                 }
             }
-        }
-
-        /** Drops every pooled scratch (the store is freed); the garbage collector frees their buffers. */
-        fun clear() {
-            for (i in 0 until SLOTS) slots.set(i * STRIDE, null)
         }
 
         /** This thread's first slot: a platform thread keeps using the same one, so its scratch stays in its cache. */
@@ -330,11 +321,17 @@ class NativeUserStore private constructor(
         private const val IN_FLIGHT = FREED - 1
         private val CLEANER: Cleaner = Cleaner.create()
 
-        /** Pooled scratches per store: twice the processors (a power of two, at least 8, at most 64). */
+        /** Pooled scratches: twice the processors (a power of two, at least 8, at most 64). */
         private val SLOTS: Int = Integer.highestOneBit((2 * Runtime.getRuntime().availableProcessors()).coerceIn(8, 64) * 2 - 1)
 
         /** References per 64-byte cache line, with compressed (4 bytes) or full (8 bytes) pointers: 16 covers both. */
         private const val STRIDE = 16
+
+        /** The read path's scratch, shared by every store (see the class comment); after [SLOTS], which it uses. */
+        private val SCRATCH = ScratchPool()
+
+        /** How many read-path scratches have been made in this JVM (for the tests). */
+        internal fun scratchesCreated(): Int = SCRATCH.created.get()
 
         /** The byte count in a name's length word (see [NativeBridge.getDirect0]). */
         private fun byteLength(word: Int): Int = word and (NativeBridge.LATIN1 - 1)
