@@ -132,7 +132,6 @@ class NativeUserStore private constructor(
         if (state.compareAndSet(CLOSED, CLOSED or FREED)) cleanable.clean()
     }
 
-
     /** Calls in flight now (for the tests). */
     internal fun callsInFlight(): Long = state.get() and IN_FLIGHT
 
