@@ -4,6 +4,8 @@
 //! directly, without a fallible writer, into one of three [`Sink`]s: a growing `Vec<u8>`, a
 //! counter (the length the JSON needs, nothing written), or a caller's fixed `&mut [u8]`.
 
+use crate::core::name::MAX_NAME_CODE_POINTS;
+
 /// The lowercase hex digits serde_json uses in `\u00XX` escapes.
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -129,10 +131,21 @@ pub(crate) fn write_user(out: &mut impl Sink, id: u64, name: &str) {
     out.put(b"}");
 }
 
+/// The longest JSON of one stored user: `{"id":` and `,"name":` and `}`, 20 digits, two quotes,
+/// and at most 6 bytes per code point of the name (a `\u00XX` escape; UTF-8 takes at most 4).
+pub(crate) const MAX_USER_JSON: usize = 6 + 20 + 8 + 2 + 6 * MAX_NAME_CODE_POINTS + 1;
+
 /// Writes one user as [`write_user`] does at the start of `out` if it fits, and returns the
-/// length of that JSON either way. When it does not fit, `out` is left untouched (the length is
-/// counted first, without allocating).
+/// length of that JSON either way. When it does not fit, `out` is left untouched. A buffer of
+/// at least [`MAX_USER_JSON`] bytes takes one pass; a smaller one has the length counted first,
+/// without allocating.
 pub(crate) fn write_user_into(out: &mut [u8], id: u64, name: &str) -> usize {
+    if out.len() >= MAX_USER_JSON {
+        // Every stored name fits (the store holds at most MAX_NAME_CODE_POINTS code points).
+        let mut sink = SliceSink { buf: out, at: 0 };
+        write_user(&mut sink, id, name);
+        return sink.at;
+    }
     let mut counter = Counter::default();
     write_user(&mut counter, id, name);
     let needed = counter.0;
@@ -210,6 +223,19 @@ mod tests {
         assert_eq!(write_user_into(&mut out, 42, name), expected.len());
         assert_eq!(&out[..expected.len()], &expected[..]);
         assert_eq!(&out[expected.len()..], b"###");
+        // A buffer of MAX_USER_JSON bytes takes the one-pass path, with the same bytes.
+        let mut out = vec![b'#'; MAX_USER_JSON];
+        assert_eq!(write_user_into(&mut out, 42, name), expected.len());
+        assert_eq!(&out[..expected.len()], &expected[..]);
+        // The longest stored user (max id, 256 escaped control characters) fits it.
+        let longest = "\u{1}".repeat(MAX_NAME_CODE_POINTS);
+        let mut full = Vec::new();
+        write_user(&mut full, u64::MAX, &longest);
+        assert!(
+            full.len() <= MAX_USER_JSON,
+            "{} > {MAX_USER_JSON}",
+            full.len()
+        );
     }
 
     #[test]
