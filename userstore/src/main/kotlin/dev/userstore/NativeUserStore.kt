@@ -1,8 +1,6 @@
 package dev.userstore
 
 import java.io.IOException
-import java.lang.invoke.MethodHandles
-import java.lang.invoke.VarHandle
 import java.lang.ref.Cleaner
 import java.lang.ref.Reference
 import java.nio.ByteBuffer
@@ -233,8 +231,9 @@ class NativeUserStore private constructor(
             private set
         private val bytes = ByteArray(NativeBridge.NAME_BUFFER_BYTES)
 
-        /** getMany's entries, copied from [buffer] in one go. */
+        /** getMany's entries, copied from [buffer] in one go, and a native-order view to read their length words. */
         private var entries = ByteArray(INITIAL_BUFFER_BYTES)
+        private var entryWords: ByteBuffer = wrap(entries)
 
         /** The name [NativeBridge.getDirect0] wrote at the start of the buffer, with length word [word]. */
         fun name(word: Int): String {
@@ -260,12 +259,16 @@ class NativeUserStore private constructor(
                 ensure(idBytes + needed)
             }
             // One bulk copy onto the heap, then every String straight from it.
-            if (entries.size < needed) entries = ByteArray(Integer.highestOneBit(needed - 1) shl 1)
+            if (entries.size < needed) {
+                entries = ByteArray(Integer.highestOneBit(needed - 1) shl 1)
+                entryWords = wrap(entries)
+            }
             val packed = entries
+            val words = entryWords
             buffer.get(idBytes, packed, 0, needed)
             var at = 0
             for (i in 0 until count) {
-                val word = INT_VIEW.get(packed, at) as Int
+                val word = words.getInt(at)
                 at += Int.SIZE_BYTES
                 if (word < 0) {
                     result.add(null)
@@ -345,8 +348,12 @@ class NativeUserStore private constructor(
             return String(src, at, byteLength(word), charset)
         }
 
-        /** Reads a native-order Int out of a byte array (getMany's length words). */
-        private val INT_VIEW: VarHandle = MethodHandles.byteArrayViewVarHandle(IntArray::class.java, ByteOrder.nativeOrder())
+        /**
+         * A native-order view of [bytes], for getMany's length words. (Not a byte-array VarHandle: Kotlin compiled
+         * with -Xjdk-release=17 on a newer JDK calls its signature-polymorphic get as get(Object[]), which throws
+         * WrongMethodTypeException at run time.)
+         */
+        private fun wrap(bytes: ByteArray): ByteBuffer = ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder())
 
         /**
          * A new store holding the users of the snapshot at [path] (docs/SNAPSHOT.md), written by either
