@@ -8,6 +8,7 @@ import java.nio.ByteOrder
 import java.nio.LongBuffer
 import java.nio.file.Path
 import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.atomic.AtomicInteger
 import java.util.concurrent.atomic.AtomicLong
 import java.util.concurrent.atomic.AtomicReferenceArray
 
@@ -47,35 +48,24 @@ class NativeUserStore private constructor(
 
     override fun put(user: User) = call { NativeBridge.put0(it, user.id, encodeName(user.name)) }
 
-    override fun get(id: Long): User? {
-        // The native side writes the name into this thread's direct buffer: no JNI call back into the
-        // JVM, no Java object created there; the String is built here (Latin-1 names with a plain copy).
-        return call { handle ->
-            val s = SCRATCH.acquire()
-            try {
-                val word = NativeBridge.getDirect0(handle, id, s.address)
-                if (word < 0) null else User(id, s.name(word))
-            } finally {
-                SCRATCH.release(s)
-            }
+    // The native side writes the name into a pooled direct buffer: no JNI call back into the JVM, no Java
+    // object created there; the String is built here (Latin-1 names with a plain copy).
+    override fun get(id: Long): User? =
+        callWithScratch { handle, s ->
+            val word = NativeBridge.getDirect0(handle, id, s.address)
+            if (word < 0) null else User(id, s.name(word))
         }
-    }
 
     override fun getMany(ids: LongArray): List<User?> {
         val result = ArrayList<User?>(ids.size)
-        call { handle ->
-            val s = SCRATCH.acquire()
-            try {
-                // Batches of at most GET_MANY_BATCH ids bound the buffer (and the native side's work per call).
-                var from = 0
-                do {
-                    val count = minOf(GET_MANY_BATCH, ids.size - from)
-                    s.getMany(handle, ids, from, count, result)
-                    from += count
-                } while (from < ids.size)
-            } finally {
-                SCRATCH.release(s)
-            }
+        callWithScratch { handle, s ->
+            // Batches of at most GET_MANY_BATCH ids bound the buffer (and the native side's work per call).
+            var from = 0
+            do {
+                val count = minOf(GET_MANY_BATCH, ids.size - from)
+                s.getMany(handle, ids, from, count, result)
+                from += count
+            } while (from < ids.size)
         }
         return result
     }
@@ -87,15 +77,7 @@ class NativeUserStore private constructor(
         return ids.map { User(it, name) }
     }
 
-    override fun getJson(id: Long): ByteArray? =
-        call { handle ->
-            val s = SCRATCH.acquire()
-            try {
-                s.getJson(handle, id)
-            } finally {
-                SCRATCH.release(s)
-            }
-        }
+    override fun getJson(id: Long): ByteArray? = callWithScratch { handle, s -> s.getJson(handle, id) }
 
     override fun importJson(json: ByteArray): Int = call { NativeBridge.importJson0(it, json) }
 
@@ -148,6 +130,17 @@ class NativeUserStore private constructor(
         }
     }
 
+    /** [call] with a scratch borrowed from the pool for the call's length. */
+    private inline fun <T> callWithScratch(block: (Long, Scratch) -> T): T =
+        call { handle ->
+            val s = SCRATCH.acquire()
+            try {
+                block(handle, s)
+            } finally {
+                SCRATCH.release(s)
+            }
+        }
+
     private fun enter() {
         // One atomic add: a call that finds the store closed undoes it and never reaches native code.
         if (state.getAndIncrement() and CLOSED != 0L) {
@@ -185,9 +178,7 @@ class NativeUserStore private constructor(
         private val slots = AtomicReferenceArray<Scratch?>(SLOTS * STRIDE)
 
         /** Scratches made so far (rare: only when every slot is empty), for the tests. */
-        val created =
-            java.util.concurrent.atomic
-                .AtomicInteger()
+        val created = AtomicInteger()
 
         fun acquire(): Scratch {
             val start = home()
