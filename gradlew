@@ -95,6 +95,31 @@ case "$(uname -m)" in
 esac
 mvn_flags+=("-Dnative.platform=$os-$arch" "-Dnative.libname=$lib")
 
+# The FFM binding (JDK 22+) is compiled into META-INF/versions/22 of the library jar by a JDK 22 or later:
+# the one running Maven if it is one, else the newest found in USERSTORE_JDK22_HOME or the usual JVM folders,
+# passed as -Duserstore.jdk22. With none, the jar is JNI-only, and this says so.
+java_feature() { "$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p' | head -1; }
+build_java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java 2> /dev/null || echo /nonexistent/bin/java)")")")}
+build_feature=$(java_feature "$build_java_home" 2> /dev/null || true)
+if [ "${build_feature%%.*}" -ge 22 ] 2> /dev/null; then
+  : # Maven's own JDK compiles the FFM binding (profile ffm-with-this-jdk)
+else
+  jdk22=
+  for home in ${USERSTORE_JDK22_HOME:-} /usr/lib/jvm/* /Library/Java/JavaVirtualMachines/*/Contents/Home "$HOME"/.sdkman/candidates/java/*; do
+    [ -x "$home/bin/javac" ] || continue
+    f=$(java_feature "$home" 2> /dev/null || true)
+    if [ "${f%%.*}" -ge 22 ] 2> /dev/null && { [ -z "$jdk22" ] || [ "${f%%.*}" -gt "$(java_feature "$jdk22")" ]; }; then
+      jdk22=$home
+    fi
+  done
+  if [ -n "$jdk22" ]; then
+    echo "gradlew: the FFM binding (JDK 22+) is compiled with $jdk22; Maven runs on JDK ${build_feature:-?}" >&2
+    mvn_flags+=("-Duserstore.jdk22=$jdk22")
+  else
+    echo "gradlew: no JDK 22 or later found: building a JNI-only jar (the FFM binding needs a JDK 22+ to compile; set USERSTORE_JDK22_HOME)" >&2
+  fi
+fi
+
 # --tests: Surefire's -Dtest; modules with no match pass, and the Rust tests are skipped (as Gradle's
 # --tests runs only the matching JVM tests).
 test_flags=()
@@ -147,6 +172,14 @@ run_jmh() {
   if [ "${feature%%.*}" -lt 21 ] 2> /dev/null; then
     echo "gradlew: JDK $feature has no virtual threads: VirtualThreadBenchmark is left out (run on JDK 21+)" >&2
     set -- "$@" -e VirtualThreadBenchmark
+  fi
+  # Below JDK 22 there is no FFM binding: native is JNI, so the forced-JNI contender is left out.
+  if [ "${feature%%.*}" -lt 22 ] 2> /dev/null; then
+    case " $* " in
+      *" -p store="*) ;;
+      *) echo "gradlew: JDK $feature has no FFM binding: store=native (JNI) and kotlin only" >&2
+        set -- "$@" -p store=native,kotlin ;;
+    esac
   fi
   # JMH refuses a repeated option: a preset option that --args gives too is left out.
   local keep=() i

@@ -14,12 +14,13 @@
 //! Snapshot errors become `java.nio.file.NoSuchFileException` (missing file, the message is the
 //! path), `CorruptSnapshotException` (a file that fails its checks) or `java.io.IOException`.
 //!
-//! Handles: `create0` (or `open0`) boxes a [`Store`] and returns the pointer as a `jlong`; `destroy0` frees it.
-//! The Kotlin class `NativeUserStore` owns the handle: it never passes 0 or a freed handle, and its
-//! call counter guarantees that `destroy0` runs once, after every call in flight has returned.
-//! The boundary still refuses a 0 handle instead of dereferencing it. Turning a handle or a
-//! buffer address into a reference is `unsafe` ([`store`], [`direct_buffer`], [`destroy`]): each
-//! call site says why the contract holds.
+//! Handles: `create0` (or `open0`) returns the address of a [`Handle`] cell holding the store
+//! (see [`handle`](crate::handle), shared with the FFM binding); `close0` closes the store (never
+//! waits: the last call out frees it, through [`reclaim`](crate::reclaim)); `destroy0` frees the
+//! cell, from the Kotlin `Cleaner` once the `NativeUserStore` is unreachable. A call on a closed
+//! store throws `StoreClosedException`. The boundary refuses a 0 handle instead of dereferencing
+//! it. Turning a handle or a buffer address into a reference is `unsafe` ([`with_store`],
+//! [`cell`], [`direct_buffer`]): each call site says why the contract holds.
 //!
 //! Linking: the Kotlin side is `dev.userstore.NativeBridge`, an `object` whose `@JvmStatic
 //! external` functions are static natives of that class. `JNI_OnLoad`, the library's one exported
@@ -44,6 +45,8 @@ use jni::{
 use once_cell::sync::OnceCell;
 
 use crate::core::{Store, StoreError};
+use crate::handle::{self, Closed, Handle};
+use crate::wire::{write_entries, write_name, NAME_BUFFER_BYTES};
 
 /// Exception classes, looked up once in `JNI_OnLoad` (not on the hot path).
 struct ExceptionClasses {
@@ -56,6 +59,8 @@ struct ExceptionClasses {
     corrupt_snapshot: Global<JClass<'static>>,
     /// `java.io.IOException`: any other snapshot I/O failure.
     io: Global<JClass<'static>>,
+    /// `dev.userstore.StoreClosedException`: a call on a closed store.
+    closed: Global<JClass<'static>>,
 }
 
 static CLASSES: OnceCell<ExceptionClasses> = OnceCell::new();
@@ -72,6 +77,9 @@ enum BoundaryError {
     /// A handle of 0: the Kotlin side never sends one, so this is a bug, reported, not followed.
     #[error("invalid native store handle")]
     NullHandle,
+    /// The store was closed (`close0`): `StoreClosedException`.
+    #[error("the store is closed")]
+    Closed,
     /// A Java array too large for one call.
     #[error("result of {0} bytes is too large for a Java array")]
     TooLarge(usize),
@@ -81,6 +89,12 @@ enum BoundaryError {
 }
 
 type Result<T> = std::result::Result<T, BoundaryError>;
+
+impl From<Closed> for BoundaryError {
+    fn from(_: Closed) -> BoundaryError {
+        BoundaryError::Closed
+    }
+}
 
 /// The one error policy: core errors and panics become specific Java exceptions.
 struct ThrowJava;
@@ -118,6 +132,7 @@ impl<T: Default> ErrorPolicy<T, BoundaryError> for ThrowJava {
                 env.throw_new(&c.io, &message)
             }
             (BoundaryError::Store(_), Some(c)) => env.throw_new(&c.invalid_user, &message),
+            (BoundaryError::Closed, Some(c)) => env.throw_new(&c.closed, &message),
             (_, Some(c)) => env.throw_new(&c.native_store, &message),
             (_, None) => env.throw_new(jni_str!("java/lang/IllegalStateException"), &message),
         };
@@ -182,37 +197,25 @@ fn run_lean<'local, T: Default>(unowned: EnvUnowned<'local>, f: impl FnOnce() ->
     }
 }
 
-/// The store behind a handle.
+/// Runs `f` on the store behind `raw`, pinned for the whole call (see [`handle`](crate::handle));
+/// [`BoundaryError::Closed`] once the store is closed.
 ///
 /// # Safety
-/// `handle` must be 0 or a handle returned by `create0` / `open0` that `destroy0` has not freed,
-/// and `destroy0` must not free it while the returned reference lives (`'a`, at most the rest of
-/// the calling native method).
-unsafe fn store<'a>(handle: jlong) -> Result<&'a Store> {
-    let ptr = handle as *const Store;
-    if ptr.is_null() {
-        return Err(BoundaryError::NullHandle);
-    }
-    // SAFETY: a non-zero handle is, by this function's contract, a pointer made by
-    // `Box::into_raw` in create0/open0 whose Store stays alive for 'a. Store is Sync, so shared
-    // references from several threads at once are fine.
-    Ok(unsafe { &*ptr })
+/// `raw` must be 0 or a handle from `create0` / `open0` that `destroy0` has not freed, and
+/// `destroy0` must not free it during the call.
+unsafe fn with_store<R>(raw: jlong, f: impl FnOnce(&Store) -> Result<R>) -> Result<R> {
+    // SAFETY: passed on from this function's contract.
+    let handle = unsafe { handle::from_raw(raw) }.ok_or(BoundaryError::NullHandle)?;
+    handle.with(f)?
 }
 
-/// Frees the store behind `handle`.
+/// The handle cell behind `raw`.
 ///
 /// # Safety
-/// `handle` must be 0 or a handle returned by `create0` / `open0` that has not been freed, that
-/// no call is using now and that no call will use afterwards.
-unsafe fn destroy(handle: jlong) -> Result<()> {
-    let ptr = handle as *mut Store;
-    if ptr.is_null() {
-        return Err(BoundaryError::NullHandle);
-    }
-    // SAFETY: by this function's contract the pointer came from Box::into_raw in create0/open0,
-    // is not freed yet and nothing uses it now or later: the Box is rebuilt and dropped once.
-    drop(unsafe { Box::from_raw(ptr) });
-    Ok(())
+/// As [`with_store`], for as long as the returned reference lives (`'a`).
+unsafe fn cell<'a>(raw: jlong) -> Result<&'a Handle> {
+    // SAFETY: passed on from this function's contract.
+    unsafe { handle::from_raw(raw) }.ok_or(BoundaryError::NullHandle)
 }
 
 /// The caller's direct buffer: `capacity` bytes at `address`.
@@ -243,36 +246,6 @@ fn native_i64(chunk: &[u8]) -> i64 {
     i64::from_ne_bytes(bytes)
 }
 
-/// Marks a name written in Latin-1 (one byte per character) rather than UTF-8, in the length word
-/// of `getDirect0` / `getManyDirect0`. Above every possible length (at most 1024).
-const LATIN1: i32 = 1 << 20;
-
-/// Writes the stored name `utf8` at the start of `out` and returns its length word: the byte
-/// count, with [`LATIN1`] set when every character is at most U+00FF and the bytes written are
-/// Latin-1 (so the JVM builds the String with a plain copy, no UTF-8 decoding). `out` must hold
-/// `utf8.len()` bytes.
-fn write_name(utf8: &[u8], out: &mut [u8]) -> i32 {
-    if utf8.is_ascii() {
-        out[..utf8.len()].copy_from_slice(utf8);
-        return utf8.len() as i32 | LATIN1;
-    }
-    match std::str::from_utf8(utf8) {
-        // Every char below U+0100: each two-byte sequence becomes one byte, ASCII stays.
-        Ok(name) if name.chars().all(|c| (c as u32) < 0x100) => {
-            let mut n = 0;
-            for c in name.chars() {
-                out[n] = c as u32 as u8;
-                n += 1;
-            }
-            n as i32 | LATIN1
-        }
-        _ => {
-            out[..utf8.len()].copy_from_slice(utf8);
-            utf8.len() as i32
-        }
-    }
-}
-
 /// A Java byte array holding `bytes`.
 fn byte_array<'local>(env: &mut Env<'local>, bytes: &[u8]) -> Result<JByteArray<'local>> {
     if bytes.len() > i32::MAX as usize {
@@ -296,6 +269,9 @@ const BRIDGE_CLASS: &JNIStr = jni_str!("dev/userstore/NativeBridge");
 const NATIVE_METHODS: &[NativeMethod<'static>] = &[
     native_method! { static raw fn create0() -> jlong, name = "create0" },
     native_method! { static raw fn destroy0(handle: jlong), name = "destroy0" },
+    native_method! { static raw fn close0(handle: jlong) -> jboolean, name = "close0" },
+    native_method! { static raw fn is_freed0(handle: jlong) -> jboolean, name = "isFreed0" },
+    native_method! { static raw fn pending_frees0() -> jlong, name = "pendingFrees0" },
     native_method! { static raw fn size0(handle: jlong) -> jlong, name = "size0" },
     native_method! {
         static raw fn put0(handle: jlong, id: jlong, name: jbyte[]), name = "put0"
@@ -386,6 +362,7 @@ fn exception_classes(env: &mut Env<'_>) -> jni::errors::Result<ExceptionClasses>
     let no_such_file = env.find_class(jni_str!("java/nio/file/NoSuchFileException"))?;
     let corrupt_snapshot = env.find_class(jni_str!("dev/userstore/CorruptSnapshotException"))?;
     let io = env.find_class(jni_str!("java/io/IOException"))?;
+    let closed = env.find_class(jni_str!("dev/userstore/StoreClosedException"))?;
     Ok(ExceptionClasses {
         invalid_user: env.new_global_ref(invalid_user)?,
         invalid_json: env.new_global_ref(invalid_json)?,
@@ -393,6 +370,7 @@ fn exception_classes(env: &mut Env<'_>) -> jni::errors::Result<ExceptionClasses>
         no_such_file: env.new_global_ref(no_such_file)?,
         corrupt_snapshot: env.new_global_ref(corrupt_snapshot)?,
         io: env.new_global_ref(io)?,
+        closed: env.new_global_ref(closed)?,
     })
 }
 
@@ -449,33 +427,59 @@ pub unsafe extern "system" fn JNI_OnLoad(
 // The native methods, in the order of NativeBridge.kt. None is exported: JNI_OnLoad registers
 // them (see NATIVE_METHODS), through the extern "system" wrappers native_method! generates.
 //
-// Every `store(handle)` below relies on the same fact: NativeUserStore passes only its own
-// handle, live from create0/open0 until destroy0, and its call counter holds destroy0 back until
-// every call in flight (this one included) has returned.
+// Every `with_store(handle, ..)` below relies on the same fact: NativeUserStore passes only its
+// own handle, whose cell lives from create0/open0 until destroy0, which its Cleaner runs only once
+// the NativeUserStore is unreachable; the store inside is pinned for the call (see handle.rs).
 
 /// `NativeBridge.create0(): Long` — a new empty store.
 fn create0<'local>(env: EnvUnowned<'local>, _class: JClass<'local>) -> jlong {
-    run(env, |_| Ok(Box::into_raw(Box::new(Store::new())) as jlong))
+    run(env, |_| Ok(Handle::into_raw(Store::new()) as jlong))
 }
 
-/// `NativeBridge.destroy0(handle)` — frees the store; NativeUserStore calls it exactly once.
+/// `NativeBridge.destroy0(handle)` — closes the store if still open and frees the handle cell;
+/// NativeUserStore's Cleaner calls it exactly once, when the NativeUserStore is unreachable.
 fn destroy0<'local>(env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong) {
     run(env, |_| {
-        // SAFETY: NativeUserStore's NativeResource calls destroy0 at most once (an AtomicBoolean)
-        // with its own live handle, either from close(), after the call counter has shown the
-        // store closed with no call in flight (so none runs now and none can start), or from the
-        // Cleaner once the NativeUserStore is unreachable (every call fences it, so none is
-        // running); the handle is never passed again.
-        unsafe { destroy(handle) }
+        // SAFETY: NativeUserStore's Cleaner action calls destroy0 once (an AtomicBoolean), with its
+        // own handle, once the NativeUserStore is unreachable: every call fences the
+        // NativeUserStore, so none is running and none can start; the handle is never passed again.
+        unsafe { handle::destroy(handle) };
+        Ok(())
     })
+}
+
+/// `NativeBridge.close0(handle): Boolean` — closes the store: later calls throw
+/// `StoreClosedException`; its memory is freed once the calls running now have returned (by the
+/// last one out). Never waits. True if this call closed it.
+fn close0<'local>(env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong) -> jboolean {
+    run(env, |_| {
+        // SAFETY: NativeUserStore passes its own handle, whose cell lives until its Cleaner runs
+        // destroy0, which cannot happen during a call (each call fences its NativeUserStore).
+        let cell = unsafe { cell(handle) }?;
+        Ok(cell.close())
+    })
+}
+
+/// `NativeBridge.isFreed0(handle): Boolean` — whether the closed store's memory is freed (tests).
+fn is_freed0<'local>(env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong) -> jboolean {
+    run(env, |_| {
+        // SAFETY: as in close0.
+        let cell = unsafe { cell(handle) }?;
+        Ok(cell.is_freed())
+    })
+}
+
+/// `NativeBridge.pendingFrees0(): Long` — retired memory not freed yet, process-wide (tests).
+fn pending_frees0<'local>(env: EnvUnowned<'local>, _class: JClass<'local>) -> jlong {
+    run(env, |_| Ok(crate::reclaim::pending() as jlong))
 }
 
 /// `NativeBridge.size0(handle): Long`.
 fn size0<'local>(env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong) -> jlong {
     run(env, |_| {
-        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
-        let store = unsafe { store(handle) }?;
-        Ok(store.len() as jlong)
+        // SAFETY: NativeUserStore passes its own handle, whose cell lives until its Cleaner runs
+        // destroy0, which cannot happen during a call (each call fences its NativeUserStore).
+        unsafe { with_store(handle, |store| Ok(store.len() as jlong)) }
     })
 }
 
@@ -488,10 +492,14 @@ fn put0<'local>(
     name: JByteArray<'local>,
 ) {
     run(env, |env| {
-        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
-        let store = unsafe { store(handle) }?;
-        let name = read_bytes(env, &name)?;
-        Ok(store.put(id, &name)?)
+        // SAFETY: NativeUserStore passes its own handle, whose cell lives until its Cleaner runs
+        // destroy0, which cannot happen during a call (each call fences its NativeUserStore).
+        unsafe {
+            with_store(handle, |store| {
+                let name = read_bytes(env, &name)?;
+                Ok(store.put(id, &name)?)
+            })
+        }
     })
 }
 
@@ -519,26 +527,27 @@ fn get_direct0<'local>(
     address: jlong,
 ) -> jint {
     run_lean(env, || {
-        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
-        let store = unsafe { store(handle) }?;
         // SAFETY: NativeUserStore passes the address of a live direct buffer of at least
         // NAME_BUFFER_BYTES that it holds for this call only: reachable until the call returns
         // (reachabilityFence) and read or written by nothing else meanwhile.
         let out = unsafe { direct_buffer(address, NAME_BUFFER_BYTES as jint) }?;
-        // A stored name is at most 256 code points, so at most NAME_BUFFER_BYTES bytes.
-        let found = store.get_utf8_with(id, |name| {
-            if name.len() > out.len() {
-                Err(BoundaryError::TooLarge(name.len()))
-            } else {
-                Ok(write_name(name, out))
-            }
-        })?;
-        found.unwrap_or(Ok(-1))
+        // SAFETY: NativeUserStore passes its own handle, whose cell lives until its Cleaner runs
+        // destroy0, which cannot happen during a call (each call fences its NativeUserStore).
+        unsafe {
+            with_store(handle, |store| {
+                // A stored name is at most 256 code points, so at most NAME_BUFFER_BYTES bytes.
+                let found = store.get_utf8_with(id, |name| {
+                    if name.len() > out.len() {
+                        Err(BoundaryError::TooLarge(name.len()))
+                    } else {
+                        Ok(write_name(name, out))
+                    }
+                })?;
+                found.unwrap_or(Ok(-1))
+            })
+        }
     })
 }
-
-/// The size of the buffer `getDirect0` needs: 256 code points of at most 4 UTF-8 bytes each.
-const NAME_BUFFER_BYTES: usize = 1024;
 
 /// `NativeBridge.getManyDirect0(handle, address, capacity, count): Int` — looks up the `count`
 /// ids stored (native byte order) at the start of the direct buffer and writes, after them, one
@@ -556,32 +565,22 @@ fn get_many_direct0<'local>(
     count: jint,
 ) -> jint {
     run_lean(env, || {
-        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
-        let store = unsafe { store(handle) }?;
         // SAFETY: NativeUserStore passes the address and capacity of a live direct buffer that
         // it holds for this call only: reachable until the call returns (reachabilityFence) and
         // read or written by nothing else meanwhile.
         let buffer = unsafe { direct_buffer(address, capacity) }?;
-        let count = usize::try_from(count).map_err(|_| BoundaryError::BadBuffer)?;
-        let ids_len = count.checked_mul(8).filter(|&n| n <= buffer.len());
-        let (id_bytes, out) = buffer.split_at_mut(ids_len.ok_or(BoundaryError::BadBuffer)?);
-        let ids = id_bytes.chunks_exact(8).map(native_i64);
-        let (mut at, mut fits) = (0usize, true);
-        store.get_many_utf8_with(ids, |_, name| {
-            let need = 4 + name.map_or(0, <[u8]>::len);
-            if fits && at + need <= out.len() {
-                let word = name.map_or(-1, |n| write_name(n, &mut out[at + 4..]));
-                out[at..at + 4].copy_from_slice(&word.to_ne_bytes());
-                // Latin-1 may be shorter than the UTF-8 room reserved for it.
-                at += 4 + name.map_or(0, |_| (word & (LATIN1 - 1)) as usize);
-            } else {
-                // Out of room: count what the whole answer needs (UTF-8 sizes, an upper bound).
-                fits = false;
-                at = at.saturating_add(need);
-            }
-        })?;
-        let at = if fits { at } else { at.max(out.len() + 1) };
-        i32::try_from(at).map_err(|_| BoundaryError::TooLarge(at))
+        // SAFETY: NativeUserStore passes its own handle, whose cell lives until its Cleaner runs
+        // destroy0, which cannot happen during a call (each call fences its NativeUserStore).
+        unsafe {
+            with_store(handle, |store| {
+                let count = usize::try_from(count).map_err(|_| BoundaryError::BadBuffer)?;
+                let ids_len = count.checked_mul(8).filter(|&n| n <= buffer.len());
+                let (id_bytes, out) = buffer.split_at_mut(ids_len.ok_or(BoundaryError::BadBuffer)?);
+                let ids = id_bytes.chunks_exact(8).map(native_i64);
+                let at = write_entries(store, ids, out)?;
+                i32::try_from(at).map_err(|_| BoundaryError::TooLarge(at))
+            })
+        }
     })
 }
 
@@ -593,9 +592,9 @@ fn remove0<'local>(
     id: jlong,
 ) -> jboolean {
     run(env, |_| {
-        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
-        let store = unsafe { store(handle) }?;
-        Ok(store.remove(id)?)
+        // SAFETY: NativeUserStore passes its own handle, whose cell lives until its Cleaner runs
+        // destroy0, which cannot happen during a call (each call fences its NativeUserStore).
+        unsafe { with_store(handle, |store| Ok(store.remove(id)?)) }
     })
 }
 
@@ -607,17 +606,21 @@ fn find_by_name0<'local>(
     name: JByteArray<'local>,
 ) -> JLongArray<'local> {
     run(env, |env| {
-        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
-        let store = unsafe { store(handle) }?;
-        let name = read_bytes(env, &name)?;
-        let ids: Vec<jlong> = store
-            .find_by_name(&name)?
-            .into_iter()
-            .map(|id| id as jlong)
-            .collect();
-        let array = JLongArray::new(env, ids.len())?;
-        array.set_region(env, 0, &ids)?;
-        Ok(array)
+        // SAFETY: NativeUserStore passes its own handle, whose cell lives until its Cleaner runs
+        // destroy0, which cannot happen during a call (each call fences its NativeUserStore).
+        unsafe {
+            with_store(handle, |store| {
+                let name = read_bytes(env, &name)?;
+                let ids: Vec<jlong> = store
+                    .find_by_name(&name)?
+                    .into_iter()
+                    .map(|id| id as jlong)
+                    .collect();
+                let array = JLongArray::new(env, ids.len())?;
+                array.set_region(env, 0, &ids)?;
+                Ok(array)
+            })
+        }
     })
 }
 
@@ -635,15 +638,17 @@ fn get_json_direct0<'local>(
     capacity: jint,
 ) -> jint {
     run_lean(env, || {
-        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
-        let store = unsafe { store(handle) }?;
         // SAFETY: NativeUserStore passes the address and capacity of a live direct buffer that
         // it holds for this call only: reachable until the call returns (reachabilityFence) and
         // read or written by nothing else meanwhile.
         let out = unsafe { direct_buffer(address, capacity) }?;
-        match store.write_json_into(id, out)? {
-            None => Ok(-1),
-            Some(len) => i32::try_from(len).map_err(|_| BoundaryError::TooLarge(len)),
+        // SAFETY: NativeUserStore passes its own handle, whose cell lives until its Cleaner runs
+        // destroy0, which cannot happen during a call (each call fences its NativeUserStore).
+        unsafe {
+            with_store(handle, |store| match store.write_json_into(id, out)? {
+                None => Ok(-1),
+                Some(len) => i32::try_from(len).map_err(|_| BoundaryError::TooLarge(len)),
+            })
         }
     })
 }
@@ -656,12 +661,16 @@ fn import_json0<'local>(
     json: JByteArray<'local>,
 ) -> jint {
     run(env, |env| {
-        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
-        let store = unsafe { store(handle) }?;
-        let json = read_bytes(env, &json)?;
-        let count = store.import_json(&json)?;
-        // A Java byte[] holds < 2^31 bytes and a record takes more than one, so this always fits.
-        Ok(jint::try_from(count).unwrap_or(jint::MAX))
+        // SAFETY: NativeUserStore passes its own handle, whose cell lives until its Cleaner runs
+        // destroy0, which cannot happen during a call (each call fences its NativeUserStore).
+        unsafe {
+            with_store(handle, |store| {
+                let json = read_bytes(env, &json)?;
+                let count = store.import_json(&json)?;
+                // A Java byte[] holds < 2^31 bytes and a record takes more than one, so this always fits.
+                Ok(jint::try_from(count).unwrap_or(jint::MAX))
+            })
+        }
     })
 }
 
@@ -672,10 +681,14 @@ fn export_json0<'local>(
     handle: jlong,
 ) -> JByteArray<'local> {
     run(env, |env| {
-        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
-        let store = unsafe { store(handle) }?;
-        let json = store.export_json();
-        byte_array(env, &json)
+        // SAFETY: NativeUserStore passes its own handle, whose cell lives until its Cleaner runs
+        // destroy0, which cannot happen during a call (each call fences its NativeUserStore).
+        unsafe {
+            with_store(handle, |store| {
+                let json = store.export_json();
+                byte_array(env, &json)
+            })
+        }
     })
 }
 
@@ -700,10 +713,14 @@ fn save0<'local>(
     path: JByteArray<'local>,
 ) {
     run(env, |env| {
-        // SAFETY: a live handle, kept alive for this call by NativeUserStore's call counter.
-        let store = unsafe { store(handle) }?;
-        let path = read_path(env, &path)?;
-        Ok(store.save(&path)?)
+        // SAFETY: NativeUserStore passes its own handle, whose cell lives until its Cleaner runs
+        // destroy0, which cannot happen during a call (each call fences its NativeUserStore).
+        unsafe {
+            with_store(handle, |store| {
+                let path = read_path(env, &path)?;
+                Ok(store.save(&path)?)
+            })
+        }
     })
 }
 
@@ -717,7 +734,7 @@ fn open0<'local>(
     run(env, |env| {
         let path = read_path(env, &path)?;
         let store = Store::open(&path)?;
-        Ok(Box::into_raw(Box::new(store)) as jlong)
+        Ok(Handle::into_raw(store) as jlong)
     })
 }
 
@@ -750,37 +767,6 @@ fn panic_for_test0<'local>(
         let message = read_bytes(env, &message)?;
         panic!("{}", String::from_utf8_lossy(&message));
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{write_name, LATIN1};
-
-    fn written(name: &str) -> (i32, Vec<u8>) {
-        let mut out = [0u8; 64];
-        let word = write_name(name.as_bytes(), &mut out);
-        (word, out[..(word & (LATIN1 - 1)) as usize].to_vec())
-    }
-
-    #[test]
-    fn ascii_names_are_latin1_as_they_are() {
-        assert_eq!(written("Ada\0"), (4 | LATIN1, b"Ada\0".to_vec()));
-    }
-
-    #[test]
-    fn names_below_u0100_become_one_byte_per_char() {
-        assert_eq!(
-            written("Zoë ÿ"),
-            (5 | LATIN1, vec![b'Z', b'o', 0xEB, b' ', 0xFF])
-        );
-    }
-
-    #[test]
-    fn other_names_stay_utf8() {
-        for name in ["ĀB", "日本", "a😀", "é😀"] {
-            assert_eq!(written(name), (name.len() as i32, name.as_bytes().to_vec()));
-        }
-    }
 }
 
 #[cfg(test)]
@@ -893,6 +879,9 @@ mod registration_tests {
         let mut expected = vec![
             ("create0", "()J"),
             ("destroy0", "(J)V"),
+            ("close0", "(J)Z"),
+            ("isFreed0", "(J)Z"),
+            ("pendingFrees0", "()J"),
             ("size0", "(J)J"),
             ("put0", "(JJ[B)V"),
             ("bufferAddress0", "(Ljava/nio/ByteBuffer;)J"),

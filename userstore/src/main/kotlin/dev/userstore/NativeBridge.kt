@@ -3,8 +3,9 @@ package dev.userstore
 import java.nio.ByteBuffer
 
 /**
- * The raw native functions, implemented in `src/jni.rs`. Private to the library: they take
- * primitives and arrays only, and trust their caller ([NativeUserStore]) to pass a live handle.
+ * The raw JNI functions, implemented in `src/jni.rs`. Private to the library: they take
+ * primitives and arrays only, and trust their caller ([dev.userstore.internal.JniCalls]) to pass a live
+ * handle. A call on a closed store throws [StoreClosedException].
  * Names are UTF-8 byte arrays; see each function in `src/jni.rs` for its encoding.
  */
 internal object NativeBridge {
@@ -14,7 +15,17 @@ internal object NativeBridge {
 
     @JvmStatic external fun create0(): Long
 
+    /** Closes the store if still open and frees the handle cell; only once the owner is unreachable. */
     @JvmStatic external fun destroy0(handle: Long)
+
+    /** Closes the store (never waits; the last call out frees it); true if this call closed it. */
+    @JvmStatic external fun close0(handle: Long): Boolean
+
+    /** Whether the closed store's memory has been freed (for the tests). */
+    @JvmStatic external fun isFreed0(handle: Long): Boolean
+
+    /** Retired native memory not yet freed, process-wide (for the tests). */
+    @JvmStatic external fun pendingFrees0(): Long
 
     @JvmStatic external fun size0(handle: Long): Long
 

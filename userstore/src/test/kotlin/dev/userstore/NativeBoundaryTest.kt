@@ -1,5 +1,6 @@
 package dev.userstore
 
+import dev.userstore.internal.NativeBinding
 import dev.userstore.testing.ChildJvm
 import org.junit.jupiter.api.Test
 import java.io.File
@@ -14,8 +15,7 @@ import kotlin.test.assertTrue
 class NativeBoundaryTest {
     @Test
     fun `the tests run against the test-hooks build`() {
-        NativeLoader.ensureLoaded()
-        assertTrue(NativeBridge.hasTestHooks0(), "expected -Duserstore.library.path to point at the test-hooks build")
+        assertTrue(NativeBinding.calls.hasTestHooks(), "expected -Duserstore.library.path to point at the test-hooks build")
     }
 
     @Test
@@ -23,7 +23,7 @@ class NativeBoundaryTest {
         NativeUserStore().use { store ->
             store.put(User(1, "before"))
             repeat(3) { round ->
-                val e = assertFailsWith<NativeStoreException> { NativeBridge.panicForTest0("boom $round".toByteArray()) }
+                val e = assertFailsWith<NativeStoreException> { NativeBinding.calls.panicForTest("boom $round".toByteArray()) }
                 assertContains(e.message.orEmpty(), "boom $round")
                 assertContains(e.message.orEmpty(), "panic")
             }
@@ -34,7 +34,15 @@ class NativeBoundaryTest {
     }
 
     @Test
+    fun `the binding is the one the JDK and -Duserstore binding ask for`() {
+        val forced = System.getProperty("userstore.binding")
+        val expected = forced ?: if (Runtime.version().feature() >= 22) "ffm" else "jni"
+        assertEquals(expected, NativeUserStore.binding())
+    }
+
+    @Test
     fun `the empty native call used as the benchmark floor returns its argument`() {
+        assertEquals(42L, NativeBinding.calls.noop(42L))
         NativeLoader.ensureLoaded()
         assertEquals(42L, NativeBridge.noop0(42L))
         assertEquals(Long.MIN_VALUE, NativeBridge.noop0(Long.MIN_VALUE))

@@ -39,7 +39,12 @@ public class StoreBenchmark {
     /** 2^20 pre-drawn ids: more distinct keys than any cache holds, so lookups really miss. */
     private static final int MASK = (1 << 20) - 1;
 
-    @Param({"native", "kotlin"})
+    /**
+     * {@code native}: the Rust store through the JVM's default binding (FFM on JDK 22+, JNI before);
+     * {@code native-jni} / {@code native-ffm}: through that binding, forced ({@link Stores#open}). On JDK 17 to
+     * 21 {@code ./gradlew jmh} leaves {@code native-jni} out (it is {@code native} there).
+     */
+    @Param({"native", "native-jni", "kotlin"})
     public String store;
 
     @Param({"1000000"})
@@ -55,7 +60,7 @@ public class StoreBenchmark {
 
     @Setup(Level.Trial)
     public void load() {
-        target = "native".equals(store) ? new NativeUserStore() : new KotlinUserStore();
+        target = Stores.open(store);
         for (long id = 0; id < users; id++) {
             target.put(new User(id, "user-" + id));
         }
@@ -89,17 +94,17 @@ public class StoreBenchmark {
     }
 
     /**
-     * The floor: one empty call through JNI and the boundary's wrapper (no store, no call counter).
-     * The Kotlin row runs the same method, so both rows show the same floor.
+     * The floor: one empty call through the binding in use (JNI and the boundary's wrapper, or a critical FFM
+     * downcall). The Kotlin row runs it too (through the JVM's default binding).
      */
     @Benchmark
     public long emptyNativeCall() {
-        return NativeBridge.noop0(next++);
+        return Stores.calls().noop(next++);
     }
 
     /**
-     * The floor as it was: the same empty call through the wrapper the cold exports use, which builds
-     * jni-rs's environment (attach guard, error policy) on every call.
+     * The JNI floor as it was: an empty JNI call through the wrapper the cold exports use, which builds
+     * jni-rs's environment (attach guard, error policy) on every call (JNI whatever the binding).
      */
     @Benchmark
     public long emptyNativeCallWithEnv() {

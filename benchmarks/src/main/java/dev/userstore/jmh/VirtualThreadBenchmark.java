@@ -38,7 +38,7 @@ public class VirtualThreadBenchmark {
     private static final int TASKS = 1000;
     private static final int MASK = (1 << 16) - 1;
 
-    @Param({"native", "kotlin"})
+    @Param({"native", "native-jni", "kotlin"})
     public String store;
 
     @Param({"100000"})
@@ -52,7 +52,7 @@ public class VirtualThreadBenchmark {
 
     @Setup(Level.Trial)
     public void load() throws ReflectiveOperationException {
-        target = "native".equals(store) ? new NativeUserStore() : new KotlinUserStore();
+        target = Stores.open(store);
         for (long id = 0; id < users; id++) {
             target.put(new User(id, "user-" + id));
         }

@@ -130,7 +130,7 @@ class CompareCommand(
     }
 
     override fun help(context: Context): String =
-        "Loads the same users into the native (Rust, JNI) and the Kotlin store, runs the same lookups " +
+        "Loads the same users into the native (Rust, through FFM on JDK 22+ or JNI) and the Kotlin store, runs the same lookups " +
             "against each and prints what was measured side by side."
 
     override fun run() {

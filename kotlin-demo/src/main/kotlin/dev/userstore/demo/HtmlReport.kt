@@ -224,12 +224,13 @@ internal class HtmlReport(
                 "<figure id=\"${chart.id}\">\n$svg\n<figcaption>${html(chart.title)} " +
                     "(<a href=\"${chart.id}.svg\">SVG</a>)</figcaption></figure>"
             }
+        val binding = dev.userstore.NativeUserStore.binding()
         return """
             |<!DOCTYPE html>
             |<html lang="en">
             |<head>
             |<meta charset="utf-8">
-            |<title>userstore: native (Rust, JNI) vs Kotlin</title>
+            |<title>userstore: native (Rust, ${html(binding.uppercase())}) vs Kotlin</title>
             |<style>
             |body { font-family: sans-serif; max-width: 1000px; margin: 2em auto; color: #222; }
             |table { border-collapse: collapse; margin: 1em 0; }
@@ -245,7 +246,7 @@ internal class HtmlReport(
             |</style>
             |</head>
             |<body>
-            |<h1>userstore: the Rust store through JNI against the pure-Kotlin store</h1>
+            |<h1>userstore: the Rust store through ${html(binding.uppercase())} against the pure-Kotlin store</h1>
             |<p>${html(env.javaVersion)} (${html(env.vmName)}), GC ${html(env.collectors.joinToString(", "))}, ${html(env.cpuModel)}, 
             |${env.cores} cores; ${fmt(
             "%,d",

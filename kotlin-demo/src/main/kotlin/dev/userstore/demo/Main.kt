@@ -26,7 +26,7 @@ fun main(args: Array<String>) {
 /** The root command: it only dispatches to its subcommands. */
 class KotlinDemoCommand : CliktCommand(name = "kotlin-demo") {
     override fun help(context: Context): String =
-        "Compares the Rust store (NativeUserStore, through JNI) with the pure-Kotlin store " +
+        "Compares the Rust store (NativeUserStore, through FFM on JDK 22+, JNI before) with the pure-Kotlin store " +
             "(KotlinUserStore) in one JVM. Runs `$DEFAULT_SUBCOMMAND` when no subcommand is given."
 
     override fun run() = Unit

@@ -54,7 +54,7 @@ internal object Verdicts {
     const val GC_CLAIM = "GC pauses cause latency spikes"
     const val MEMORY_CLAIM = "Rust's memory footprint is smaller"
     const val WARMUP_CLAIM = "Start-up and warm-up: the JVM needs to warm up (the JIT gets faster as it runs), Rust does not"
-    const val THROUGHPUT_CLAIM = "Throughput: the Rust store through JNI is faster than the pure-Kotlin store"
+    const val THROUGHPUT_CLAIM = "Throughput: the Rust store (through the JVM's default binding) is faster than the pure-Kotlin store"
     const val SAFETY_CLAIM = "Safety at the boundary: hostile input gets a clean exception and leaves the store unchanged"
 
     /** Tail latencies of one store under one collector, in ns. */
