@@ -52,7 +52,7 @@ public class Main {
     public static void main(String[] args) {
         try (UserStore store = new NativeUserStore()) {
             store.put(new User(1, "Ada \uD83D\uDE00"));
-            System.out.println("got " + store.get(1) + ", size " + store.getSize());
+            System.out.println("got " + store.get(1) + ", size " + store.getSize() + ", binding " + NativeUserStore.binding());
         }
     }
 }
@@ -69,6 +69,10 @@ esac
 for jdk in "$@"; do
   out=$("$jdk/bin/java" --enable-native-access=ALL-UNNAMED -cp "$work/target/classes:$(cat "$work/cp.txt")" consumer.Main 2>&1)
   echo "consumer-check: $("$jdk/bin/java" -version 2>&1 | head -1): $out"
-  [ "$out" = "got User(id=1, name=Ada 😀), size 1" ] || { echo "consumer-check: unexpected output on $jdk" >&2; exit 1; }
+  # The multi-release jar: the FFM binding on JDK 22 and later, JNI before.
+  feature=$("$jdk/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+  binding=jni
+  [ "${feature%%.*}" -ge 22 ] && binding=ffm
+  [ "$out" = "got User(id=1, name=Ada 😀), size 1, binding $binding" ] || { echo "consumer-check: unexpected output on $jdk (expected binding $binding)" >&2; exit 1; }
 done
 echo "consumer-check: ok"
