@@ -97,11 +97,14 @@ mvn_flags+=("-Dnative.platform=$os-$arch" "-Dnative.libname=$lib")
 
 # The FFM binding (JDK 22+) is compiled into META-INF/versions/22 of the library jar by a JDK 22 or later:
 # the one running Maven if it is one, else the newest found in USERSTORE_JDK22_HOME or the usual JVM folders,
-# passed as -Duserstore.jdk22. With none, the jar is JNI-only, and this says so.
+# passed as -Duserstore.jdk22. With none (or USERSTORE_JDK22_HOME=none), the jar is JNI-only, and this says so.
 java_feature() { "$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p' | head -1; }
 build_java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java 2> /dev/null || echo /nonexistent/bin/java)")")")}
 build_feature=$(java_feature "$build_java_home" 2> /dev/null || true)
-if [ "${build_feature%%.*}" -ge 22 ] 2> /dev/null; then
+if [ "${USERSTORE_JDK22_HOME:-}" = none ]; then
+  echo "gradlew: USERSTORE_JDK22_HOME=none: building a JNI-only jar (no FFM binding)" >&2
+  [ "${build_feature%%.*}" -ge 22 ] 2> /dev/null && die "USERSTORE_JDK22_HOME=none needs Maven on a JDK below 22 (this one is $build_feature)"
+elif [ "${build_feature%%.*}" -ge 22 ] 2> /dev/null; then
   : # Maven's own JDK compiles the FFM binding (profile ffm-with-this-jdk)
 else
   jdk22=
