@@ -377,6 +377,8 @@ loom::thread_local! {
 #[must_use = "the thread is pinned only while the guard lives"]
 pub struct Guard {
     record: &'static Record,
+    /// The record was registered for this guard alone (thread exit) and is given back with it.
+    borrowed: bool,
     /// `!Send + !Sync`.
     _thread: PhantomData<*const ()>,
 }
@@ -386,10 +388,16 @@ pub struct Guard {
 /// this thread's own record and a compiler fence.
 #[inline]
 pub fn pin() -> Guard {
-    let record = LOCAL.with(|local| local.0);
+    // During thread exit (another thread-local's destructor) this thread's record may be gone:
+    // then a record is borrowed for this guard only.
+    let (record, borrowed) = match LOCAL.try_with(|local| local.0) {
+        Ok(record) => (record, false),
+        Err(_) => (domain().register(), true),
+    };
     domain().pin_record(record);
     Guard {
         record,
+        borrowed,
         _thread: PhantomData,
     }
 }
@@ -398,6 +406,9 @@ impl Drop for Guard {
     #[inline]
     fn drop(&mut self) {
         domain().unpin_record(self.record);
+        if self.borrowed {
+            self.record.owned.store(0, Ordering::Release);
+        }
     }
 }
 

@@ -1,44 +1,59 @@
 //! The store itself: users sharded by id hash into [`SHARDS`] compact tables (see
-//! [`table`](crate::core::table)), each with its own name index, each behind its own `RwLock`.
+//! [`table`](crate::core::table)), each with its own name index, sequence number and writer
+//! mutex.
 //!
-//! # Locking
-//! - A call about one id (`put`, `get_with`, `remove`, `write_json`) locks only the shard of
-//!   that id: readers never wait for readers, and a writer stalls only its shard. Each lock sits
-//!   on its own cache lines so readers of different shards do not share a written line.
-//! - Calls that need several shards take their locks in ascending shard order, which rules out
-//!   deadlocks between them: `find_by_name`, `get_many_with`, `for_each_sorted` and
-//!   `export_json` hold the read locks of every shard they read;
-//!   `import_json` and `replace_all` hold every write lock while they apply, so readers see the
-//!   store before or after them, never half of it.
-//! - The user count is an atomic updated while the shard lock is held (and once per import), so
-//!   `len` takes no lock.
-//! - A poisoned lock is recovered: no table operation can leave a table inconsistent before
-//!   it could panic, short of running out of memory, which aborts.
+//! # Reads: optimistic, lock-free, no shared store
+//! `get`, `get_many`, `write_json_into` and `find_by_name` take no lock and execute no atomic
+//! read-modify-write and no store to a cache line another thread reads: they pin the thread in
+//! the [`reclaim`](crate::reclaim) domain (a store to the thread's own record and a compiler
+//! fence) and read the shard as a seqlock reader: its sequence number (Acquire), the data
+//! (`Relaxed` atomic loads: plain loads on x86), `fence(Acquire)`, the sequence number again.
+//! Equal and even: the copy is a state the shard really had. Otherwise retry. After
+//! `OPTIMISTIC_TRIES` failed attempts (a writer keeps the shard busy) a reader takes the
+//! shard's writer mutex once, which guarantees progress. Why no read-modify-write: an RMW (as
+//! in an `RwLock`'s reader count) makes every reader of a shard write its lock's cache line,
+//! which then bounces between cores on every read, the cost this design removes.
+//! The name is copied into a stack buffer inside the optimistic section, validated, and only
+//! then handed to the caller's closure, so a closure never sees a torn name.
+//! Memory: tables and arenas that writers replace are retired through `reclaim`, so a reader
+//! that loaded them before the swap reads valid memory until it unpins.
+//!
+//! # Writes
+//! - A call about one id (`put`, `remove`) locks only the mutex of that id's shard; the
+//!   table opens a write window (odd sequence number) only around the actual change; growth
+//!   builds the new arrays before opening it.
+//! - Calls that need several shards lock them in ascending shard order (no deadlock):
+//!   `import_json` holds every mutex and keeps every shard's window open for its whole duration,
+//!   so readers (who then fall back to the mutex) see the store before or after it;
+//!   `replace_all` builds new tables without locks, then installs them under every mutex;
+//!   `for_each_sorted`, `export_json` and snapshots hold every mutex while they read.
+//! - The user count is an atomic updated while the shard mutex is held (and once per import),
+//!   so `len` takes no lock.
+//! - A poisoned mutex is recovered: no table operation can leave a table inconsistent before it
+//!   could panic, short of running out of memory, which aborts.
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::MutexGuard;
 
 use crate::core::error::StoreError;
 use crate::core::hash::{hash_id, hash_name};
 use crate::core::import::parse_records;
 use crate::core::json::{write_user, write_user_into};
 use crate::core::name::{check_id, check_name, check_name_str};
-use crate::core::table::{shard_of, Table, EMPTY_ID, SHARDS};
+use crate::core::table::{long_words, shard_of, Built, Counts, NameBuf, Shard, EMPTY_ID, SHARDS};
+use crate::reclaim::{pin, Guard};
 
-/// One shard, alone on its cache lines (two 64-byte lines, as adjacent-line prefetchers pair
-/// them) so that locking one shard does not slow readers of its neighbours.
-#[repr(align(128))]
-#[derive(Default)]
-struct Shard(RwLock<Table>);
+/// Optimistic attempts before a reader takes the shard's writer mutex.
+const OPTIMISTIC_TRIES: usize = 8;
 
 /// A thread-safe, in-memory user store: ids `0..=i64::MAX` mapped to names of 1 to 256 code
 /// points, following `docs/RULES.md`.
 ///
-/// All methods take `&self`. Users are split by id hash into shards, each behind its own
-/// `RwLock` (see the module documentation): reads never block reads, and a write blocks only
-/// the readers of its shard. Every method either succeeds or leaves the store unchanged.
+/// All methods take `&self`. Users are split by id hash into shards; reads take no lock (see
+/// the module documentation), a write locks only its shard. Every method either succeeds or
+/// leaves the store unchanged.
 ///
 /// A panic on another thread while it held a lock does not make the store unusable: the lock
 /// is recovered.
@@ -69,7 +84,8 @@ impl Default for Store {
     }
 }
 
-/// Stored name bytes as `&str`: they were valid UTF-8 when stored (only `&str`s are stored).
+/// Stored name bytes as `&str`: they were valid UTF-8 when stored (only `&str`s are stored),
+/// and a name is handed out only after its read was validated.
 fn utf8(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).expect("stored names are valid UTF-8")
 }
@@ -100,17 +116,42 @@ impl Store {
         let id = check_id(id)?;
         let name = check_name(name_utf8)?;
         let hash = hash_id(id);
-        let mut table = self.write(shard_of(hash));
-        if table.insert(id, hash, name) {
+        let g = pin();
+        let shard = &self.shards[shard_of(hash)];
+        let mut counts = shard.lock();
+        if shard.insert(&g, &mut counts, id, hash, name) {
             self.len.fetch_add(1, Ordering::AcqRel);
         }
         Ok(())
     }
 
-    /// Calls `f` with the name of the user `id`, under the read lock of its shard, and returns
-    /// its result; `Ok(None)` if there is no such user (then `f` is not called).
+    /// Copies the name of `id` (hash `hash`) into `buf`; true if there is such a user. Lock-free
+    /// optimistic reads, then the shard's mutex after [`OPTIMISTIC_TRIES`] failures.
+    #[inline]
+    fn read_name(&self, g: &Guard, id: u64, hash: u64, buf: &mut NameBuf) -> bool {
+        let shard = &self.shards[shard_of(hash)];
+        for _ in 0..OPTIMISTIC_TRIES {
+            if let Some(seq) = shard.begin() {
+                let read = shard.read(g, id, hash, buf);
+                if shard.validate(seq) {
+                    if let Ok(found) = read {
+                        return found;
+                    }
+                }
+            }
+            std::hint::spin_loop();
+        }
+        let _counts = shard.lock();
+        shard
+            .read(g, id, hash, buf)
+            .expect("a consistent table under the writer mutex")
+    }
+
+    /// Calls `f` with the name of the user `id` and returns its result; `Ok(None)` if there is
+    /// no such user (then `f` is not called).
     ///
-    /// `f` must not call methods of this store, or it may deadlock.
+    /// The name is read without a lock and copied into a stack buffer, validated, then `f` is
+    /// called once with the copy, holding nothing: `f` may call this store.
     ///
     /// # Errors
     /// [`StoreError::InvalidId`] if `id` is negative.
@@ -121,8 +162,12 @@ impl Store {
     /// As [`Store::get_with`], with the name as its UTF-8 bytes (not re-validated: they were
     /// checked when stored). For callers that copy the bytes out, such as the JNI boundary.
     ///
+    /// The name (at most 1024 bytes) is copied into a stack buffer by an optimistic read and
+    /// validated before `f` is called, once, with that copy.
+    ///
     /// # Errors
     /// [`StoreError::InvalidId`] if `id` is negative.
+    #[inline]
     pub fn get_utf8_with<R>(
         &self,
         id: i64,
@@ -130,8 +175,14 @@ impl Store {
     ) -> Result<Option<R>, StoreError> {
         let id = check_id(id)?;
         let hash = hash_id(id);
-        let table = self.read(shard_of(hash));
-        Ok(table.find(id, hash).map(|pos| f(table.name_bytes(pos))))
+        let g = pin();
+        let mut buf = NameBuf::default();
+        if self.read_name(&g, id, hash, &mut buf) {
+            drop(g);
+            Ok(Some(f(buf.bytes())))
+        } else {
+            Ok(None)
+        }
     }
 
     /// The name of the user `id`, or `Ok(None)` if there is none.
@@ -142,15 +193,13 @@ impl Store {
         self.get_with(id, str::to_owned)
     }
 
-    /// Looks up many users at once: validates every id first, then calls `f(index, name)` for
-    /// each `ids[index]` in order, with `None` where there is no such user. All the lookups see
-    /// one consistent view of the store.
+    /// Looks up many users at once: validates every id first, then calls `f(index, name)`
+    /// exactly once for each `ids[index]`, in order, with `None` where there is no such user.
     ///
-    /// Faster per id than [`Store::get_with`]: each shard is locked once per batch, and the
-    /// first memory access of every lookup is issued before any result is needed, so the
-    /// cache misses overlap.
-    ///
-    /// `f` runs while read locks are held: it must not call methods of this store.
+    /// Each id is validated on its own: each answer is a value current at some moment during
+    /// the call, but the batch as a whole is not one snapshot (a write may land between two
+    /// ids). Faster per id than [`Store::get_with`]: per chunk of 32 ids, the home slot of
+    /// every id is loaded before any lookup needs it, so the cache misses overlap.
     ///
     /// # Errors
     /// [`StoreError::InvalidId`] for the first negative id; `f` is then never called.
@@ -180,18 +229,14 @@ impl Store {
         I::IntoIter: Clone,
     {
         let ids = ids.into_iter();
-        // Validate every id first (f must not run for a batch with a bad id); note the shards.
-        let mut touched = 0u64;
+        // Validate every id first (f must not run for a batch with a bad id).
         for id in ids.clone() {
-            touched |= 1 << shard_of(hash_id(check_id(*id.borrow())?));
+            check_id(*id.borrow())?;
         }
-        // Ascending shard order, like every multi-shard call. No heap allocation on this path.
-        let guards: [Option<RwLockReadGuard<'_, Table>>; SHARDS] =
-            std::array::from_fn(|s| (touched & (1 << s) != 0).then(|| self.read(s)));
-        let table = |hash: u64| guards[shard_of(hash)].as_deref();
+        let g = pin();
         const CHUNK: usize = 32;
-        let mut found = [None; CHUNK];
         let mut keys = [(0u64, 0u64); CHUNK];
+        let mut buf = NameBuf::default();
         let mut ids = ids;
         let mut base = 0;
         loop {
@@ -209,20 +254,13 @@ impl Store {
             let keys = &keys[..n];
             // Pass 1: independent loads of every home slot, so the misses overlap.
             for &(_, hash) in keys {
-                if let Some(t) = table(hash) {
-                    std::hint::black_box(t.touch(hash));
-                }
+                let shard = &self.shards[shard_of(hash)];
+                std::hint::black_box(shard.touch(&g, hash));
             }
-            // Pass 2: the lookups proper, now mostly from cache.
+            // Pass 2: the validated lookups, now mostly from cache.
             for (k, &(id, hash)) in keys.iter().enumerate() {
-                found[k] = table(hash).and_then(|t| t.find(id, hash));
-            }
-            for (k, &(_, hash)) in keys.iter().enumerate() {
-                let name = match (table(hash), found[k]) {
-                    (Some(t), Some(pos)) => Some(t.name_bytes(pos)),
-                    _ => None,
-                };
-                f(base + k, name);
+                let found = self.read_name(&g, id, hash, &mut buf);
+                f(base + k, found.then(|| buf.bytes()));
             }
             base += n;
         }
@@ -236,8 +274,10 @@ impl Store {
     pub fn remove(&self, id: i64) -> Result<bool, StoreError> {
         let id = check_id(id)?;
         let hash = hash_id(id);
-        let mut table = self.write(shard_of(hash));
-        let removed = table.remove(id, hash);
+        let g = pin();
+        let shard = &self.shards[shard_of(hash)];
+        let mut counts = shard.lock();
+        let removed = shard.remove(&g, &mut counts, id, hash);
         if removed {
             self.len.fetch_sub(1, Ordering::AcqRel);
         }
@@ -247,8 +287,10 @@ impl Store {
     /// The ids of the users whose name equals `name_utf8` exactly (byte for byte, which is
     /// code point for code point), ascending.
     ///
-    /// Asks the name index of every shard, holding every shard's read lock (taken in order) so
-    /// the answer comes from one consistent view.
+    /// One consistent view of all shards, without locks: every shard's sequence number is read
+    /// first, every name index searched, then every sequence number checked again (an import
+    /// keeps every shard's number odd for its whole duration, so it is seen whole or not at
+    /// all). After [`OPTIMISTIC_TRIES`] failed attempts, every shard's mutex is taken in order.
     ///
     /// # Errors
     /// [`StoreError::InvalidName`] if `name_utf8` is not a valid name (as for [`Store::put`]).
@@ -256,12 +298,41 @@ impl Store {
         let name = check_name(name_utf8)?.as_bytes();
         let name_hash = hash_name(name);
         let mut ids = Vec::new();
-        // Every read lock stays held until the end, so an import is seen whole or not at all.
-        let guards: Vec<RwLockReadGuard<'_, Table>> = (0..SHARDS).map(|s| self.read(s)).collect();
-        for table in &guards {
-            table.find_name(name, name_hash, &mut ids);
+        let g = pin();
+        let mut seqs = [0u64; SHARDS];
+        'attempt: for _ in 0..OPTIMISTIC_TRIES {
+            ids.clear();
+            for (seq, shard) in seqs.iter_mut().zip(self.shards.iter()) {
+                match shard.begin() {
+                    Some(s) => *seq = s,
+                    None => {
+                        std::hint::spin_loop();
+                        continue 'attempt;
+                    }
+                }
+            }
+            for shard in self.shards.iter() {
+                if shard.find_name(&g, name, name_hash, &mut ids).is_err() {
+                    continue 'attempt;
+                }
+            }
+            if seqs
+                .iter()
+                .zip(self.shards.iter())
+                .all(|(&s, shard)| shard.validate(s))
+            {
+                ids.sort_unstable();
+                return Ok(ids);
+            }
         }
-        drop(guards);
+        ids.clear();
+        let locks = self.lock_all();
+        for shard in self.shards.iter() {
+            shard
+                .find_name(&g, name, name_hash, &mut ids)
+                .expect("a consistent table under the writer mutex");
+        }
+        drop(locks);
         ids.sort_unstable();
         Ok(ids)
     }
@@ -283,6 +354,9 @@ impl Store {
     /// may retry with at least `len` bytes. `Ok(None)` if there is no such user. Allocates
     /// nothing: the length is counted before anything is written.
     ///
+    /// The name is read as by [`Store::get_utf8_with`]: an optimistic copy into a stack buffer,
+    /// validated before any JSON is written.
+    ///
     /// # Errors
     /// [`StoreError::InvalidId`] if `id` is negative.
     pub fn write_json_into(&self, id: i64, out: &mut [u8]) -> Result<Option<usize>, StoreError> {
@@ -295,8 +369,8 @@ impl Store {
     /// the array (duplicates included).
     ///
     /// The whole input is validated before any lock is taken; the records are then applied
-    /// while every shard's write lock is held, so readers see the store either before or after
-    /// the import.
+    /// while every shard's mutex is held and every shard's sequence number is odd, so readers
+    /// see the store either before or after the import.
     ///
     /// # Errors
     /// [`StoreError::InvalidJson`] for any violation; the store is then unchanged.
@@ -304,26 +378,40 @@ impl Store {
         let records = parse_records(json)?;
         let count = records.len();
         let hashes: Vec<u64> = records.iter().map(|r| hash_id(r.id)).collect();
-        let mut guards = self.write_all();
+        let g = pin();
+        let mut locks = self.lock_all();
+        for shard in self.shards.iter() {
+            shard.open();
+        }
         // Make room for the users that are not there yet, so no shard grows more than once.
         let mut new_per_shard = [0usize; SHARDS];
+        let mut buf = NameBuf::default();
         for (record, &hash) in records.iter().zip(&hashes) {
             let s = shard_of(hash);
-            if guards[s].find(record.id, hash).is_none() {
+            let known = self.shards[s]
+                .read(&g, record.id, hash, &mut buf)
+                .expect("a consistent table under the writer mutex");
+            if !known {
                 new_per_shard[s] += 1;
             }
         }
-        for (guard, &more) in guards.iter_mut().zip(&new_per_shard) {
-            guard.reserve(more);
+        for ((shard, counts), &more) in self.shards.iter().zip(locks.iter_mut()).zip(&new_per_shard)
+        {
+            shard.reserve(&g, counts, more);
         }
         let mut added = 0u64;
         for (record, &hash) in records.iter().zip(&hashes) {
-            if guards[shard_of(hash)].insert(record.id, hash, &record.name) {
+            let s = shard_of(hash);
+            let shard = &self.shards[s];
+            if shard.insert(&g, &mut locks[s], record.id, hash, &record.name) {
                 added += 1;
             }
         }
         self.len.fetch_add(added, Ordering::AcqRel);
-        drop(guards);
+        for shard in self.shards.iter() {
+            shard.close();
+        }
+        drop(locks);
         Ok(count)
     }
 
@@ -344,22 +432,27 @@ impl Store {
         out
     }
 
-    /// Calls `f` for every user in ascending id order, on one consistent view of the store
-    /// (writers wait until it returns). Snapshots are written from this.
+    /// Calls `f` for every user in ascending id order, on one consistent view of the store:
+    /// every shard's writer mutex is held (writers wait until it returns; readers do not).
+    /// Snapshots are written from this.
     ///
-    /// `f` runs while read locks are held: it must not call methods of this store that write.
+    /// `f` runs while the mutexes are held: it must not call methods of this store that write.
     pub fn for_each_sorted(&self, mut f: impl FnMut(u64, &str)) {
-        let guards: Vec<RwLockReadGuard<'_, Table>> = (0..SHARDS).map(|s| self.read(s)).collect();
-        let total: usize = guards.iter().map(|t| t.len()).sum();
+        let g = pin();
+        let locks = self.lock_all();
+        let total: usize = locks.iter().map(|c| c.len).sum();
         // (id, slot, shard): 16 bytes per user.
         let mut users: Vec<(u64, u32, u8)> = Vec::with_capacity(total);
-        for (s, table) in guards.iter().enumerate() {
-            table.for_each_slot(|pos, id| users.push((id, pos as u32, s as u8)));
+        for (s, shard) in self.shards.iter().enumerate() {
+            shard.for_each_slot(&g, |pos, id| users.push((id, pos as u32, s as u8)));
         }
         users.sort_unstable_by_key(|&(id, _, _)| id);
+        let mut buf = NameBuf::default();
         for (id, pos, s) in users {
-            f(id, guards[usize::from(s)].name_at(pos as usize));
+            self.shards[usize::from(s)].name_at(&g, pos as usize, &mut buf);
+            f(id, utf8(buf.bytes()));
         }
+        drop(locks);
     }
 
     /// Replaces the whole content with `users` (already validated by the caller, e.g. read from
@@ -367,7 +460,8 @@ impl Store {
     /// When an id occurs twice the later one wins.
     ///
     /// The new shards are built without any lock (in parallel, one thread per core), presized
-    /// so none grows; then every write lock is taken in order and the shards are swapped in.
+    /// so none grows; then every mutex is taken in order and the shards are swapped in (the old
+    /// ones are retired, freed once no reader can hold them).
     ///
     /// # Errors
     /// [`StoreError::InvalidId`] / [`StoreError::InvalidName`] if an entry breaks the rules; the
@@ -395,21 +489,25 @@ impl Store {
             buckets[shard_of(hash)].push(i);
         }
         let build = |bucket: &[usize]| {
-            let mut table = Table::with_capacity(bucket.len());
+            let long: usize = bucket
+                .iter()
+                .map(|&i| long_words(users[i].1.as_ref()))
+                .sum();
+            let mut built = Built::with_capacity(bucket.len(), long);
             for &i in bucket {
                 let (id, name) = &users[i];
-                table.insert(*id, hashes[i], name.as_ref());
+                built.insert(*id, hashes[i], name.as_ref());
             }
-            table
+            built
         };
         let threads = std::thread::available_parallelism()
             .map_or(1, usize::from)
             .min(SHARDS);
-        let mut fresh: Vec<Table> = if threads <= 1 || users.len() < 100_000 {
+        let fresh: Vec<Built> = if threads <= 1 || users.len() < 100_000 {
             buckets.iter().map(|b| build(b)).collect()
         } else {
             let next = AtomicUsize::new(0);
-            let mut built: Vec<(usize, Table)> = std::thread::scope(|scope| {
+            let mut built: Vec<(usize, Built)> = std::thread::scope(|scope| {
                 let workers: Vec<_> = (0..threads)
                     .map(|_| {
                         scope.spawn(|| {
@@ -433,38 +531,28 @@ impl Store {
                     .collect()
             });
             built.sort_unstable_by_key(|&(s, _)| s);
-            built.into_iter().map(|(_, table)| table).collect()
+            built.into_iter().map(|(_, built)| built).collect()
         };
-        let total: usize = fresh.iter().map(Table::len).sum();
+        let total: usize = fresh.iter().map(Built::len).sum();
         {
-            let mut guards = self.write_all();
-            for (guard, table) in guards.iter_mut().zip(fresh.iter_mut()) {
-                std::mem::swap(&mut **guard, table);
+            let mut locks = self.lock_all();
+            for shard in self.shards.iter() {
+                shard.open();
+            }
+            for ((shard, current), built) in self.shards.iter().zip(locks.iter_mut()).zip(fresh) {
+                shard.install(current, built);
             }
             self.len.store(total as u64, Ordering::Release);
+            for shard in self.shards.iter() {
+                shard.close();
+            }
         }
-        // The old tables are freed here, after the locks are released.
-        drop(fresh);
         Ok(())
     }
 
-    fn read(&self, shard: usize) -> RwLockReadGuard<'_, Table> {
-        self.shards[shard]
-            .0
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self, shard: usize) -> RwLockWriteGuard<'_, Table> {
-        self.shards[shard]
-            .0
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Every shard's write lock, taken in ascending order.
-    fn write_all(&self) -> Vec<RwLockWriteGuard<'_, Table>> {
-        (0..SHARDS).map(|s| self.write(s)).collect()
+    /// Every shard's writer mutex, taken in ascending order.
+    fn lock_all(&self) -> Vec<MutexGuard<'_, Counts>> {
+        self.shards.iter().map(Shard::lock).collect()
     }
 }
 
@@ -485,10 +573,11 @@ mod tests {
     /// Checks every shard's invariants and the user count.
     fn assert_consistent(store: &Store) {
         let mut total = 0;
-        for s in 0..SHARDS {
-            let table = store.read(s);
-            table.check();
-            total += table.len();
+        let g = pin();
+        for shard in store.shards.iter() {
+            let counts = shard.lock();
+            shard.check(&g, &counts);
+            total += counts.len;
         }
         assert_eq!(total as u64, store.len());
     }
@@ -625,16 +714,12 @@ mod tests {
         store.put(1, b"a").unwrap();
         let poisoner = Arc::clone(&store);
         let result = std::thread::spawn(move || {
-            let _guards: Vec<_> = poisoner
-                .shards
-                .iter()
-                .map(|s| s.0.write().unwrap())
-                .collect();
+            let _guards: Vec<_> = poisoner.shards.iter().map(Shard::lock).collect();
             panic!("poison the locks");
         })
         .join();
         assert!(result.is_err());
-        assert!(store.shards[0].0.is_poisoned());
+        assert!(store.shards[0].is_poisoned());
         store.put(2, b"b").unwrap();
         assert_eq!(store.len(), 2);
         assert_eq!(store.get(1).unwrap().as_deref(), Some("a"));
