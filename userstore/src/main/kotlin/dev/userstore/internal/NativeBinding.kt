@@ -17,6 +17,9 @@ internal object NativeBinding {
     /** The FFM binding's class, compiled for JDK 22 (Java: `src/main/java22`). */
     private const val FFM_CLASS = "dev.userstore.internal.FfmCalls"
 
+    /** Where the multi-release jar keeps it. */
+    private const val FFM_RESOURCE = "META-INF/versions/22/dev/userstore/internal/FfmCalls.class"
+
     val calls: NativeCalls = choose()
 
     private fun choose(): NativeCalls {
@@ -61,6 +64,14 @@ internal object NativeBinding {
             try {
                 Class.forName(FFM_CLASS, true, NativeBinding::class.java.classLoader)
             } catch (_: ClassNotFoundException) {
+                // A JNI-only jar has no FFM class at all; a fat jar that dropped `Multi-Release: true` has it
+                // where this JDK no longer looks. Say so once: the JNI fallback would otherwise hide it.
+                if (NativeBinding::class.java.classLoader?.getResource(FFM_RESOURCE) != null) {
+                    System.err.println(
+                        "userstore: the FFM binding is in $FFM_RESOURCE but the jar holding it is not multi-release " +
+                            "(a fat jar without 'Multi-Release: true' in its manifest?): using JNI",
+                    )
+                }
                 return null
             }
         return type.getDeclaredConstructor().newInstance() as NativeCalls
