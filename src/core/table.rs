@@ -99,6 +99,20 @@ pub struct Arrays {
     pos_bits: u32,
 }
 
+/// Arrays of at least this many bytes give their memory back to the OS when dropped.
+const TRIM_BYTES: usize = 1 << 20;
+
+impl Drop for Arrays {
+    fn drop(&mut self) {
+        let bytes = self.slots.len() * 8 + self.names.len() * 4;
+        drop(std::mem::take(&mut self.slots));
+        drop(std::mem::take(&mut self.names));
+        if bytes >= TRIM_BYTES {
+            crate::reclaim::trim_heap();
+        }
+    }
+}
+
 /// The long names, in 8-byte words; replaced when it grows or is compacted.
 pub struct Arena {
     words: Box<[AtomicU64]>,
