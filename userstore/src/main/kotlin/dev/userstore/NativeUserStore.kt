@@ -29,9 +29,12 @@ import java.util.concurrent.atomic.AtomicBoolean
  */
 class NativeUserStore private constructor(
     private val handle: Long,
+    private val calls: NativeCalls,
 ) : UserStore {
-    /** A new, empty store. Loads the native library on first use. */
-    constructor() : this(CALLS.create())
+    /** A new, empty store, through this JVM's binding ([binding]). Loads the native library on first use. */
+    constructor() : this(CALLS)
+
+    private constructor(calls: NativeCalls) : this(calls.create(), calls)
 
     /**
      * Set by [close]. Read at the start of every call (a plain load on x86, no fence) so a closed store refuses a
@@ -40,15 +43,15 @@ class NativeUserStore private constructor(
     @Volatile private var closed = false
 
     init {
-        CLEANER.register(this, Destroy(handle))
+        CLEANER.register(this, Destroy(handle, calls))
     }
 
     override val size: Long
-        get() = call { CALLS.size(handle) }
+        get() = call { calls.size(handle) }
 
-    override fun put(user: User) = call { CALLS.put(handle, user.id, encodeName(user.name)) }
+    override fun put(user: User) = call { calls.put(handle, user.id, encodeName(user.name)) }
 
-    override fun get(id: Long): User? = call { CALLS.get(handle, id) }
+    override fun get(id: Long): User? = call { calls.get(handle, id) }
 
     override fun getMany(ids: LongArray): List<User?> {
         val result = ArrayList<User?>(ids.size)
@@ -57,31 +60,31 @@ class NativeUserStore private constructor(
             var from = 0
             do {
                 val count = minOf(GET_MANY_BATCH, ids.size - from)
-                CALLS.getMany(handle, ids, from, count, result)
+                calls.getMany(handle, ids, from, count, result)
                 from += count
             } while (from < ids.size)
         }
         return result
     }
 
-    override fun remove(id: Long): Boolean = call { CALLS.remove(handle, id) }
+    override fun remove(id: Long): Boolean = call { calls.remove(handle, id) }
 
     override fun findByName(name: String): List<User> {
-        val ids = call { CALLS.findByName(handle, encodeName(name)) }
+        val ids = call { calls.findByName(handle, encodeName(name)) }
         return ids.map { User(it, name) }
     }
 
-    override fun getJson(id: Long): ByteArray? = call { CALLS.getJson(handle, id) }
+    override fun getJson(id: Long): ByteArray? = call { calls.getJson(handle, id) }
 
-    override fun importJson(json: ByteArray): Int = call { CALLS.importJson(handle, json) }
+    override fun importJson(json: ByteArray): Int = call { calls.importJson(handle, json) }
 
-    override fun exportJson(): ByteArray = call { CALLS.exportJson(handle) }
+    override fun exportJson(): ByteArray = call { calls.exportJson(handle) }
 
     /** Serialises one consistent view of the store in Rust and writes it; see [UserStore.save] and docs/SNAPSHOT.md. */
     @Throws(IOException::class)
     override fun save(path: Path) {
         val pathUtf8 = encodePath(path)
-        call { CALLS.save(handle, pathUtf8) }
+        call { calls.save(handle, pathUtf8) }
     }
 
     override suspend fun getUser(id: Long): User? = get(id)
@@ -93,7 +96,7 @@ class NativeUserStore private constructor(
     override fun close() {
         closed = true
         try {
-            CALLS.close(handle)
+            calls.close(handle)
         } finally {
             Reference.reachabilityFence(this)
         }
@@ -102,7 +105,7 @@ class NativeUserStore private constructor(
     /** Whether the native memory has been freed (after [close] and the last call out); for the tests. */
     internal fun isFreed(): Boolean =
         try {
-            CALLS.isFreed(handle)
+            calls.isFreed(handle)
         } finally {
             Reference.reachabilityFence(this)
         }
@@ -122,11 +125,12 @@ class NativeUserStore private constructor(
     /** Frees the handle cell (closing the store first if it is still open) once the store is unreachable. */
     private class Destroy(
         private val handle: Long,
+        private val calls: NativeCalls,
     ) : Runnable {
         private val done = AtomicBoolean(false)
 
         override fun run() {
-            if (done.compareAndSet(false, true)) CALLS.destroy(handle)
+            if (done.compareAndSet(false, true)) calls.destroy(handle)
         }
     }
 
@@ -152,6 +156,15 @@ class NativeUserStore private constructor(
         @JvmStatic
         fun binding(): String = CALLS.name
 
+        /**
+         * A new, empty store reached through the named binding, `"jni"` or `"ffm"`, whatever this JVM's default:
+         * for side-by-side comparisons of the two bindings in one process (the demo does). `"ffm"` needs JDK 22
+         * or later and a jar with the FFM binding, else [UnsupportedOperationException]; any other name is an
+         * [IllegalArgumentException].
+         */
+        @JvmStatic
+        fun withBinding(binding: String): NativeUserStore = NativeUserStore(NativeBinding.named(binding))
+
         private val CLEANER: Cleaner = Cleaner.create()
 
         /**
@@ -165,7 +178,7 @@ class NativeUserStore private constructor(
          */
         @JvmStatic
         @Throws(IOException::class)
-        fun open(path: Path): NativeUserStore = NativeUserStore(CALLS.open(encodePath(path)))
+        fun open(path: Path): NativeUserStore = NativeUserStore(CALLS.open(encodePath(path)), CALLS)
 
         /** The path as the UTF-8 bytes the native side reads. */
         private fun encodePath(path: Path): ByteArray = path.toString().toByteArray(Charsets.UTF_8)

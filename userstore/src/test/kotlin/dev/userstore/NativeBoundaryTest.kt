@@ -41,6 +41,26 @@ class NativeBoundaryTest {
     }
 
     @Test
+    fun `a store can take the other binding, and both bindings share one store format`() {
+        NativeUserStore.withBinding("jni").use { jni ->
+            jni.put(User(1, "Zoë 😀"))
+            assertEquals(User(1, "Zoë 😀"), jni.get(1))
+            assertEquals(listOf(User(1, "Zoë 😀"), null), jni.getMany(longArrayOf(1, 2)))
+        }
+        if (Runtime.version().feature() >= 22) {
+            NativeUserStore.withBinding("ffm").use { ffm ->
+                ffm.put(User(2, "b"))
+                assertEquals(User(2, "b"), ffm.get(2))
+                ffm.close()
+                assertFailsWith<StoreClosedException> { ffm.get(2) }
+            }
+        } else {
+            assertFailsWith<UnsupportedOperationException> { NativeUserStore.withBinding("ffm") }
+        }
+        assertFailsWith<IllegalArgumentException> { NativeUserStore.withBinding("rmi") }
+    }
+
+    @Test
     fun `the empty native call used as the benchmark floor returns its argument`() {
         assertEquals(42L, NativeBinding.calls.noop(42L))
         NativeLoader.ensureLoaded()

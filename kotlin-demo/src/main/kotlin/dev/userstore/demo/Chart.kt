@@ -69,9 +69,9 @@ private fun percentileCurve(
     }
 }
 
-/** The same colour for a store in every chart: Rust's orange for native, Kotlin's purple for kotlin. */
-private val STORE_BREAKS = listOf(StoreKind.NATIVE.label, StoreKind.KOTLIN.label)
-private val STORE_COLOURS = listOf("#e76f00", "#7f52ff")
+/** The same colour for a store in every chart: Rust's orange for native, a darker brown for native over JNI, Kotlin's purple. */
+private val STORE_BREAKS = listOf(StoreKind.NATIVE.label, StoreKind.NATIVE_JNI.label, StoreKind.KOTLIN.label)
+private val STORE_COLOURS = listOf("#e76f00", "#8c4a00", "#7f52ff")
 
 private fun storeColours() = scaleColorManual(values = STORE_COLOURS, breaks = STORE_BREAKS)
 

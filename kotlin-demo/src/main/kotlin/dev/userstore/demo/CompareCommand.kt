@@ -14,6 +14,7 @@ import com.github.ajalt.clikt.parameters.types.int
 import com.github.ajalt.clikt.parameters.types.long
 import com.github.ajalt.clikt.parameters.types.path
 import com.github.ajalt.clikt.parameters.types.restrictTo
+import dev.userstore.NativeUserStore
 import java.io.OutputStream
 import java.io.PrintStream
 import java.nio.file.Path
@@ -32,6 +33,9 @@ enum class StoreChoice(
     KOTLIN(listOf(StoreKind.KOTLIN)),
     BOTH(listOf(StoreKind.NATIVE, StoreKind.KOTLIN)),
 }
+
+/** Whether this JVM's native store runs over FFM (false too when the library cannot load: the store says why). */
+internal fun ffmByDefault(): Boolean = runCatching { NativeUserStore.binding() == "ffm" }.getOrDefault(false)
 
 /** Everything `compare` was asked to do, validated. */
 internal data class CompareOptions(
@@ -134,7 +138,16 @@ class CompareCommand(
             "against each and prints what was measured side by side."
 
     override fun run() {
-        val options = CompareOptions(users, duration, warmup, threads, seed, store.kinds, batch, json)
+        // On JDK 22+ the default native store runs over FFM: the JNI binding is measured beside it.
+        val kinds =
+            if (store == StoreChoice.BOTH &&
+                ffmByDefault()
+            ) {
+                listOf(StoreKind.NATIVE, StoreKind.NATIVE_JNI, StoreKind.KOTLIN)
+            } else {
+                store.kinds
+            }
+        val options = CompareOptions(users, duration, warmup, threads, seed, kinds, batch, json)
         val environment = Environment.capture()
         val results =
             Progress(::writeProgress).use { progress ->

@@ -72,7 +72,7 @@ internal class Report(
 ) {
     /** Stores in table order: native first, then kotlin. */
     private val kinds = StoreKind.entries.filter { results.of(it) != null }
-    private val both = kinds.size == StoreKind.entries.size
+    private val both = StoreKind.NATIVE in kinds && StoreKind.KOTLIN in kinds
 
     /** The whole report. */
     fun render(): String = (header() + "" + table() + "" + notes() + "" + summary()).joinToString("\n")

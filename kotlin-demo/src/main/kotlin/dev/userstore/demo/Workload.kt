@@ -21,6 +21,9 @@ enum class StoreKind(
     val label: String,
 ) {
     NATIVE("native"),
+
+    /** The Rust store through JNI, beside [NATIVE] when that one runs over FFM (JDK 22+). */
+    NATIVE_JNI("native-jni"),
     KOTLIN("kotlin"),
     ;
 
@@ -29,11 +32,12 @@ enum class StoreKind(
         try {
             when (this) {
                 NATIVE -> NativeUserStore()
+                NATIVE_JNI -> NativeUserStore.withBinding("jni")
                 KOTLIN -> KotlinUserStore()
             }
         } catch (e: LinkageError) {
             throw com.github.ajalt.clikt.core.CliktError(
-                "cannot create the $label store ($e); try --store ${if (this == NATIVE) "kotlin" else "native"}",
+                "cannot create the $label store ($e); try --store ${if (this == KOTLIN) "native" else "kotlin"}",
             )
         }
 }

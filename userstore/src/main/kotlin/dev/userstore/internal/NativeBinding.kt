@@ -22,6 +22,35 @@ internal object NativeBinding {
 
     val calls: NativeCalls = choose()
 
+    /** The FFM binding, loaded at most once (null: this jar has none). */
+    private val ffmCalls: NativeCalls? by lazy { ffm() }
+
+    /** The named binding, whatever the default: `jni` or `ffm` (see [dev.userstore.NativeUserStore.withBinding]). */
+    fun named(name: String): NativeCalls =
+        when (name) {
+            "jni" -> {
+                jni()
+            }
+
+            "ffm" -> {
+                val feature = Runtime.version().feature()
+                if (feature < 22) {
+                    throw UnsupportedOperationException("the FFM binding needs JDK 22 or later; this is JDK $feature")
+                }
+                if (calls.name == "ffm") {
+                    calls
+                } else {
+                    ffmCalls ?: throw UnsupportedOperationException(
+                        "this userstore jar has no FFM binding (it was built without a JDK 22+)",
+                    )
+                }
+            }
+
+            else -> {
+                throw IllegalArgumentException("binding must be jni or ffm, not $name")
+            }
+        }
+
     private fun choose(): NativeCalls {
         val forced = System.getProperty(PROPERTY)?.trim()?.lowercase()
         val feature = Runtime.version().feature()
