@@ -1,7 +1,7 @@
 //! The C ABI for the JVM's Foreign Function & Memory API (JDK 22+): the second binding, beside
 //! the JNI one in `jni.rs`, over the same core [`Store`] and the same [`handle`](crate::handle)s.
 //!
-//! Kotlin's FFM binding (`dev.userstore.internal.FfmCalls`, compiled for JDK 22 into
+//! The FFM binding (`dev.userstore.internal.FfmCalls`, Java compiled for JDK 22 into
 //! `META-INF/versions/22` of the jar) binds each function below with a downcall handle. The short
 //! reads that neither block for long nor call back (`userstore_get`, `userstore_get_many`,
 //! `userstore_get_json`, `userstore_size`, `userstore_find_by_name`) are bound with
@@ -13,7 +13,7 @@
 //! - A handle is an `i64` from [`userstore_create`] / [`userstore_open`], as for JNI.
 //! - Results are `i32`/`i64`; a negative value other than [`MISSING`] is an error code
 //!   ([`ERR_CLOSED`] ...). The message of the last error on this thread is then copied out by
-//!   [`userstore_last_error`], which the Kotlin side calls right after, on the same thread: the
+//!   [`userstore_last_error`], which the JVM side calls right after, on the same thread: the
 //!   FFM binding turns code and message into the same exception the JNI binding throws.
 //! - Every function catches panics (`catch_unwind`); a panic is [`ERR_PANIC`] with its message.
 //! - Pointers with lengths are checked for null and negative lengths; a violation is
@@ -28,7 +28,7 @@ use crate::core::{Store, StoreError};
 use crate::handle::{self, Closed, Handle};
 use crate::wire::{write_entries, write_name, NAME_BUFFER_BYTES};
 
-/// The version of this ABI; the Kotlin side refuses a library with another one.
+/// The version of this ABI; the JVM side refuses a library with another one.
 pub const ABI_VERSION: i32 = 1;
 
 /// `userstore_get` / `userstore_get_json`: no such user. Not an error.
@@ -288,7 +288,7 @@ pub unsafe extern "C" fn userstore_size(raw: i64) -> i64 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn userstore_put(raw: i64, id: i64, name: *const u8, len: i32) -> i32 {
     guarded32(|| {
-        // SAFETY: the Kotlin side passes an off-heap copy of the name, held for this call.
+        // SAFETY: the JVM side passes an off-heap copy of the name, held for this call.
         let name = unsafe { bytes(name, i64::from(len)) }?;
         // SAFETY: the Kotlin owner passes its own live handle for this call.
         unsafe { with_store(raw, |store| Ok(store.put(id, name)?)) }?;
@@ -318,7 +318,7 @@ pub unsafe extern "C" fn userstore_remove(raw: i64, id: i64) -> i32 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn userstore_get(raw: i64, id: i64, out: *mut u8, cap: i32) -> i32 {
     guarded32(|| {
-        // SAFETY: the Kotlin side passes an array of `cap` bytes that only this call touches.
+        // SAFETY: the JVM side passes an array of `cap` bytes that only this call touches.
         let out = unsafe { bytes_mut(out, cap) }?;
         // SAFETY: the Kotlin owner passes its own live handle for this call.
         let found = unsafe {
@@ -361,11 +361,11 @@ pub unsafe extern "C" fn userstore_get_many(
         } else if ids.is_null() || !ids.is_aligned() {
             return Err(Failure::Internal("null or misaligned ids".to_owned()));
         } else {
-            // SAFETY: the Kotlin side passes a long[] of at least `count` elements (aligned,
+            // SAFETY: the JVM side passes a long[] of at least `count` elements (aligned,
             // checked), which nothing writes during this call.
             unsafe { std::slice::from_raw_parts(ids, count) }
         };
-        // SAFETY: the Kotlin side passes a byte[] of `cap` bytes that only this call touches.
+        // SAFETY: the JVM side passes a byte[] of `cap` bytes that only this call touches.
         let out = unsafe { bytes_mut(out, cap) }?;
         // SAFETY: the Kotlin owner passes its own live handle for this call.
         let at = unsafe { with_store(raw, |store| Ok(write_entries(store, ids.iter(), out)?)) }?;
@@ -381,7 +381,7 @@ pub unsafe extern "C" fn userstore_get_many(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn userstore_get_json(raw: i64, id: i64, out: *mut u8, cap: i32) -> i32 {
     guarded32(|| {
-        // SAFETY: the Kotlin side passes an array of `cap` bytes that only this call touches.
+        // SAFETY: the JVM side passes an array of `cap` bytes that only this call touches.
         let out = unsafe { bytes_mut(out, cap) }?;
         // SAFETY: the Kotlin owner passes its own live handle for this call.
         let written = unsafe { with_store(raw, |store| Ok(store.write_json_into(id, out)?)) }?;
@@ -408,7 +408,7 @@ pub unsafe extern "C" fn userstore_find_by_name(
     cap: i32,
 ) -> i64 {
     guarded(|| {
-        // SAFETY: the Kotlin side passes a byte[] of `len` bytes, not written during the call.
+        // SAFETY: the JVM side passes a byte[] of `len` bytes, not written during the call.
         let name = unsafe { bytes(name, i64::from(len)) }?;
         let cap = usize::try_from(cap).map_err(|_| Failure::Internal(format!("cap {cap}")))?;
         // SAFETY: the Kotlin owner passes its own live handle for this call.
@@ -417,7 +417,7 @@ pub unsafe extern "C" fn userstore_find_by_name(
             if out.is_null() || !out.is_aligned() {
                 return Err(Failure::Internal("null or misaligned output".to_owned()));
             }
-            // SAFETY: the Kotlin side passes a long[] of `cap` >= ids.len() elements (aligned,
+            // SAFETY: the JVM side passes a long[] of `cap` >= ids.len() elements (aligned,
             // checked) that only this call touches.
             let out = unsafe { std::slice::from_raw_parts_mut(out, ids.len()) };
             for (slot, id) in out.iter_mut().zip(&ids) {
@@ -436,7 +436,7 @@ pub unsafe extern "C" fn userstore_find_by_name(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn userstore_import_json(raw: i64, json: *const u8, len: i64) -> i64 {
     guarded(|| {
-        // SAFETY: the Kotlin side passes an off-heap copy of `len` bytes, held for this call.
+        // SAFETY: the JVM side passes an off-heap copy of `len` bytes, held for this call.
         let json = unsafe { bytes(json, len) }?;
         // SAFETY: the Kotlin owner passes its own live handle for this call.
         let count = unsafe { with_store(raw, |store| Ok(store.import_json(json)?)) }?;
@@ -496,7 +496,7 @@ pub unsafe extern "C" fn userstore_free_bytes(ptr: *mut u8, len: i64) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn userstore_save(raw: i64, path_utf8: *const u8, len: i64) -> i32 {
     guarded32(|| {
-        // SAFETY: the Kotlin side passes an off-heap copy, held for this call.
+        // SAFETY: the JVM side passes an off-heap copy, held for this call.
         let path = path(unsafe { bytes(path_utf8, len) }?)?;
         // SAFETY: the Kotlin owner passes its own live handle for this call.
         unsafe { with_store(raw, |store| Ok(store.save(&path)?)) }?;
@@ -512,7 +512,7 @@ pub unsafe extern "C" fn userstore_save(raw: i64, path_utf8: *const u8, len: i64
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn userstore_last_error(out: *mut u8, cap: i32) -> i32 {
     guarded32(|| {
-        // SAFETY: the Kotlin side passes `cap` writable off-heap bytes, held for this call.
+        // SAFETY: the JVM side passes `cap` writable off-heap bytes, held for this call.
         let out = unsafe { bytes_mut(out, cap) }?;
         LAST_ERROR.with(|last| {
             let last = last.borrow();
@@ -552,13 +552,13 @@ pub extern "C" fn userstore_has_test_hooks() -> i32 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn userstore_panic_for_test(message: *const u8, len: i32) -> i32 {
     guarded32(|| {
-        // SAFETY: the Kotlin side passes an off-heap copy, held for this call.
+        // SAFETY: the JVM side passes an off-heap copy, held for this call.
         let message = unsafe { bytes(message, i64::from(len)) }?;
         panic!("{}", String::from_utf8_lossy(message));
     })
 }
 
-/// The size of the buffer a name may need, for the Kotlin side's retry (`NAME_BUFFER_BYTES`).
+/// The size of the buffer a name may need, for the JVM side's retry (`NAME_BUFFER_BYTES`).
 #[unsafe(no_mangle)]
 pub extern "C" fn userstore_name_buffer_bytes() -> i32 {
     NAME_BUFFER_BYTES as i32
