@@ -14,11 +14,18 @@
 //!
 //!   Each converts between JVM memory and the core API and turns errors and panics into the same
 //!   Java exceptions, whichever binding is used.
+//!
+//!   The boundary is compiled only with the `jvm` feature (on by default); without it the crate
+//!   is the core alone, for Rust programs such as `userstore-server`.
 pub mod core;
+#[cfg(feature = "jvm")]
 mod ffi;
+#[cfg(feature = "jvm")]
 mod handle;
+#[cfg(feature = "jvm")]
 mod jni;
 pub mod reclaim;
+#[cfg(feature = "jvm")]
 mod wire;
 
 pub use crate::core::{Store, StoreError};

@@ -1,0 +1,558 @@
+//! The HTTP API, as the Kotlin service's `userStoreModule` (`kotlin-service/.../UserStoreModule.kt`):
+//!
+//! - `GET /users/{id}`: 200 with the store's own JSON bytes, 404 when missing
+//! - `PUT /users/{id}` with `{"name":"…"}`: 201 when created, 200 when replaced; the body echoes the user
+//! - `DELETE /users/{id}`: 204 when removed, 404 when missing
+//! - `GET /users?name=…`: 200 with a JSON array (find_by_name, sorted by id)
+//! - `GET /health`: 200; `GET /metrics`: Prometheus text
+//!
+//! Bad requests get 4xx and `{"error":"…"}` and change nothing. [`App`] wraps the axum router with
+//! what Ktor does around its routing: percent-decoding of the path (empty segments dropped, a broken
+//! escape is a 400), the 400 for an undecodable query on a matched route, the latency histogram, and
+//! a JSON body for every error answer that has none (404, 405, the timeout's 408).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io::Write;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{RawPathParams, RawQuery, Request, State};
+use axum::handler::Handler;
+use axum::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, on, MethodFilter, Router};
+use http_body_util::BodyExt;
+use tower::Service;
+use tower_http::timeout::TimeoutLayer;
+use userstore::core::write_json_string;
+use userstore::{Store, StoreError};
+
+use crate::request::{self, parse_id, parse_put_body, BodyError, MAX_BODY_BYTES};
+use crate::telemetry::{Telemetry, NO_ROUTE};
+
+/// Number of locks that make "did this id exist?" and the change that follows one step for clients.
+const ID_LOCK_STRIPES: usize = 1024;
+
+/// A refused (too large) body: at most this much of it is read and dropped before the 413 ...
+const DISCARD_MAX_BYTES: usize = 16 * 1024 * 1024;
+/// ... for at most this long ...
+const DISCARD_MAX_TIME: Duration = Duration::from_secs(2);
+/// ... and no longer than this after the client last sent something.
+const DISCARD_IDLE: Duration = Duration::from_millis(200);
+
+/// The longest a `PUT` may take, reading its body included; then 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// Prometheus text exposition format, as the Kotlin service sends it.
+const PROMETHEUS_TEXT: HeaderValue =
+    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+
+/// What every handler shares: the store, the id lock stripes and the metrics.
+pub struct AppState {
+    store: Store,
+    locks: Box<[Mutex<()>]>,
+    telemetry: Telemetry,
+}
+
+impl AppState {
+    /// The state over `store`, with the `store` label of the size gauge.
+    pub fn new(store: Store, store_label: &'static str) -> Result<AppState, String> {
+        Ok(AppState {
+            store,
+            locks: (0..ID_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            telemetry: Telemetry::new(store_label)?,
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The metrics (for the periodic upkeep).
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    fn lock_for(&self, id: i64) -> std::sync::MutexGuard<'_, ()> {
+        let stripe = ((id ^ (id >> 32)) as usize) & (ID_LOCK_STRIPES - 1);
+        // Nothing panics under these locks, and they guard no data: poisoning is harmless.
+        self.locks[stripe]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+type Shared = Arc<AppState>;
+
+/// The whole service: [`App::call`] takes any request.
+#[derive(Clone)]
+pub struct App {
+    router: Router,
+    state: Shared,
+}
+
+impl App {
+    /// The service over `state`.
+    pub fn new(state: Shared) -> App {
+        let not_allowed = || async { error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed") };
+        let no_endpoint = || async { error(StatusCode::NOT_FOUND, "no such endpoint") };
+        // Ktor answers HEAD only where it is routed (nowhere here): 405 on the fixed paths, 404 on
+        // /users/{id}, as for any other method those paths do not have.
+        let fixed = |method_router: axum::routing::MethodRouter<Shared>| {
+            method_router
+                .on(MethodFilter::HEAD, not_allowed)
+                .fallback(not_allowed)
+        };
+        let put = put_user.layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ));
+        let router = Router::new()
+            .route("/health", fixed(get(health)))
+            .route("/metrics", fixed(get(metrics)))
+            .route("/users", fixed(get(find_users)))
+            .route(
+                "/users/{id}",
+                on(MethodFilter::GET, get_user)
+                    .on(MethodFilter::PUT, put)
+                    .on(MethodFilter::DELETE, delete_user)
+                    .on(MethodFilter::HEAD, no_endpoint)
+                    .fallback(no_endpoint),
+            )
+            .fallback(no_endpoint)
+            .with_state(state.clone());
+        App { router, state }
+    }
+}
+
+impl Service<Request> for App {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = AppFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // The router is always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut req: Request) -> AppFuture {
+        let start = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path();
+        if path.contains('%') || path.contains("//") {
+            match normalize_path(path) {
+                Ok(normal) => {
+                    if !replace_path(&mut req, &normal) {
+                        let response = error(StatusCode::BAD_REQUEST, "invalid request target");
+                        return AppFuture::ready(self, start, method, NO_ROUTE, response);
+                    }
+                }
+                Err(request::BadEscape) => {
+                    let uri = req.uri();
+                    let shown = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+                    let response = error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("Url decode failed for {shown}"),
+                    );
+                    return AppFuture::ready(self, start, method, NO_ROUTE, response);
+                }
+            }
+        }
+        let route = route_of(req.uri().path(), &method);
+        if route != NO_ROUTE && !request::query_is_decodable(req.uri().query()) {
+            let response = error(StatusCode::BAD_REQUEST, request::BAD_QUERY);
+            return AppFuture::ready(self, start, method, route, response);
+        }
+        AppFuture {
+            state: self.state.clone(),
+            start,
+            method,
+            route,
+            inner: Inner::Routed(self.router.call(req)),
+        }
+    }
+}
+
+/// The answer of [`App`]: the router's, with a JSON body put on bare error statuses and its
+/// latency recorded.
+pub struct AppFuture {
+    state: Shared,
+    start: Instant,
+    method: Method,
+    route: usize,
+    inner: Inner,
+}
+
+enum Inner {
+    Ready(Option<Response>),
+    Routed(axum::routing::future::RouteFuture<Infallible>),
+}
+
+impl AppFuture {
+    fn ready(app: &App, start: Instant, method: Method, route: usize, response: Response) -> Self {
+        AppFuture {
+            state: app.state.clone(),
+            start,
+            method,
+            route,
+            inner: Inner::Ready(Some(response)),
+        }
+    }
+}
+
+impl Future for AppFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let response = match &mut this.inner {
+            Inner::Ready(response) => response.take().unwrap_or_else(|| {
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error: polled after completion",
+                )
+            }),
+            Inner::Routed(future) => match Pin::new(future).poll(cx) {
+                Poll::Ready(Ok(response)) => with_json_error(response),
+                Poll::Ready(Err(never)) => match never {},
+                Poll::Pending => return Poll::Pending,
+            },
+        };
+        this.state.telemetry.record(
+            this.route,
+            &this.method,
+            response.status(),
+            this.start.elapsed(),
+        );
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// The path as Ktor's router sees it: each segment percent-decoded, empty segments dropped, a
+/// trailing slash kept (it matches no route). Returned re-encoded, so axum's router matches the
+/// decoded segments and hands `{id}` over decoded. An error for a broken escape.
+fn normalize_path(path: &str) -> Result<String, request::BadEscape> {
+    let mut out = String::with_capacity(path.len());
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        out.push('/');
+        encode_segment(&request::percent_decode(segment, false)?, &mut out);
+    }
+    if path.ends_with('/') {
+        out.push('/');
+    }
+    Ok(out)
+}
+
+/// Appends `segment`, percent-encoding all but unreserved and sub-delimiter characters.
+fn encode_segment(segment: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in segment.as_bytes() {
+        let plain = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+            );
+        if plain {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0F)]));
+        }
+    }
+}
+
+/// Puts `path` in the place of the request's path; false if that makes no valid URI.
+fn replace_path(req: &mut Request, path: &str) -> bool {
+    let uri = req.uri();
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    let Ok(path_and_query) = path_and_query.parse() else {
+        return false;
+    };
+    parts.path_and_query = Some(path_and_query);
+    match Uri::from_parts(parts) {
+        Ok(uri) => {
+            *req.uri_mut() = uri;
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// The index in [`ROUTES`](crate::telemetry::ROUTES) of the route that answers `method` on the (normalized) `path`, or
+/// [`NO_ROUTE`] when none does (unknown path, or a method the path does not have).
+fn route_of(path: &str, method: &Method) -> usize {
+    let is_get = *method == Method::GET;
+    match path {
+        "/health" if is_get => 0,
+        "/metrics" if is_get => 1,
+        "/users" if is_get => 2,
+        _ => match path.strip_prefix("/users/") {
+            Some(id)
+                if !id.is_empty()
+                    && !id.contains('/')
+                    && (is_get || *method == Method::PUT || *method == Method::DELETE) =>
+            {
+                3
+            }
+            _ => NO_ROUTE,
+        },
+    }
+}
+
+/// A response without a JSON body for an error status (axum's or a layer's) gets one, as Ktor's
+/// StatusPages gives it.
+fn with_json_error(response: Response) -> Response {
+    let status = response.status();
+    if status.as_u16() < 400 || response.headers().get(CONTENT_TYPE) == Some(&JSON) {
+        return response;
+    }
+    let message = match status {
+        StatusCode::NOT_FOUND => "no such endpoint",
+        StatusCode::METHOD_NOT_ALLOWED => "method not allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => request::TOO_LARGE,
+        StatusCode::REQUEST_TIMEOUT => "request timeout",
+        StatusCode::BAD_REQUEST => "bad request",
+        _ => status.canonical_reason().unwrap_or("error"),
+    };
+    let mut json = error(status, message);
+    if let Some(allow) = response.headers().get(axum::http::header::ALLOW) {
+        json.headers_mut()
+            .insert(axum::http::header::ALLOW, allow.clone());
+    }
+    json
+}
+
+/// `status` with `{"error": message}`.
+pub fn error(status: StatusCode, message: &str) -> Response {
+    let mut body = Vec::with_capacity(message.len() + 12);
+    body.extend_from_slice(b"{\"error\":");
+    write_json_string(&mut body, message);
+    body.push(b'}');
+    json(status, body)
+}
+
+fn json(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut response = (status, body.into()).into_response();
+    response.headers_mut().insert(CONTENT_TYPE, JSON);
+    response
+}
+
+fn store_error(e: &StoreError) -> Response {
+    match e {
+        StoreError::InvalidId(_) | StoreError::InvalidName(_) | StoreError::InvalidJson { .. } => {
+            error(StatusCode::BAD_REQUEST, &e.to_string())
+        }
+        _ => {
+            tracing::error!("unexpected store failure: {e}");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error: StoreError",
+            )
+        }
+    }
+}
+
+fn not_found(id: i64) -> Response {
+    error(StatusCode::NOT_FOUND, &format!("no user with id {id}"))
+}
+
+/// The `{id}` parameter, parsed; the error is the 400 message.
+fn id_param(params: &RawPathParams) -> Result<i64, String> {
+    parse_id(params.iter().next().map_or("", |(_, value)| value))
+}
+
+async fn health() -> Response {
+    json(StatusCode::OK, Bytes::from_static(b"{\"status\":\"ok\"}"))
+}
+
+async fn metrics(State(state): State<Shared>) -> Response {
+    let text = state.telemetry.render(state.store.len());
+    let mut response = (StatusCode::OK, text).into_response();
+    response.headers_mut().insert(CONTENT_TYPE, PROMETHEUS_TEXT);
+    response
+}
+
+async fn get_user(State(state): State<Shared>, params: RawPathParams) -> Response {
+    let id = match id_param(&params) {
+        Ok(id) => id,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    // The store's own JSON bytes: no intermediate object.
+    let mut body = Vec::with_capacity(64);
+    match state.store.write_json(id, &mut body) {
+        Ok(true) => json(StatusCode::OK, body),
+        Ok(false) => not_found(id),
+        Err(e) => store_error(&e),
+    }
+}
+
+async fn put_user(State(state): State<Shared>, params: RawPathParams, req: Request) -> Response {
+    let id = match id_param(&params) {
+        Ok(id) => id,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    let body = match read_body(req).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let name = match parse_put_body(&body) {
+        Ok(name) => name,
+        Err(BodyError::Refused(message)) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    // One lock stripe per id: a concurrent PUT or DELETE of the same id cannot make 201/200 wrong.
+    let created = {
+        let _stripe = state.lock_for(id);
+        let existed = match state.store.get_utf8_with(id, |_| ()) {
+            Ok(found) => found.is_some(),
+            Err(e) => return store_error(&e),
+        };
+        if let Err(e) = state.store.put(id, &name) {
+            return store_error(&e);
+        }
+        !existed
+    };
+    let mut out = Vec::with_capacity(name.len() + 40);
+    out.extend_from_slice(b"{\"id\":");
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{id}");
+    out.extend_from_slice(b",\"name\":");
+    // The store accepted the name, so it is UTF-8.
+    write_json_string(&mut out, &String::from_utf8_lossy(&name));
+    out.push(b'}');
+    json(
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        out,
+    )
+}
+
+/// The request body, at most [`MAX_BODY_BYTES`]: a declared Content-Length over the limit is
+/// refused before anything is kept, and a body without one (chunked) is kept only up to the limit.
+async fn read_body(req: Request) -> Result<Bytes, Response> {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    let mut body = req.into_body();
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(refuse_too_large(body).await);
+    }
+    let mut kept = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                &format!("cannot read the request body: {e}"),
+            )
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if kept.len() + data.len() > MAX_BODY_BYTES {
+                return Err(refuse_too_large(body).await);
+            }
+            kept.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(kept))
+}
+
+/// Answers 413 to a body over the limit, after reading and dropping what the client still sends
+/// (bounded by [`DISCARD_MAX_BYTES`], [`DISCARD_MAX_TIME`] and [`DISCARD_IDLE`]), and closes the
+/// connection. Hand-written because hyper has no lingering close: a socket closed with unread
+/// bytes in its receive buffer sends a reset, which can destroy the 413 before the client reads
+/// it (the Kotlin service's Netty drains the same way).
+async fn refuse_too_large(mut body: Body) -> Response {
+    let deadline = Instant::now() + DISCARD_MAX_TIME;
+    let mut dropped = 0usize;
+    while dropped < DISCARD_MAX_BYTES && Instant::now() < deadline {
+        match tokio::time::timeout(DISCARD_IDLE, body.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                dropped += frame.data_ref().map_or(0, |data| data.len());
+            }
+            // The end of the body, a broken one, or a client that sends no more.
+            _ => break,
+        }
+    }
+    let mut response = error(StatusCode::PAYLOAD_TOO_LARGE, request::TOO_LARGE);
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+async fn delete_user(State(state): State<Shared>, params: RawPathParams) -> Response {
+    let id = match id_param(&params) {
+        Ok(id) => id,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    let removed = {
+        let _stripe = state.lock_for(id);
+        state.store.remove(id)
+    };
+    match removed {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => not_found(id),
+        Err(e) => store_error(&e),
+    }
+}
+
+async fn find_users(State(state): State<Shared>, RawQuery(query): RawQuery) -> Response {
+    let name = match request::query_name(query.as_deref()) {
+        Ok(Some(name)) => name,
+        Ok(None) => return error(StatusCode::BAD_REQUEST, request::MISSING_NAME_PARAMETER),
+        Err(request::BadEscape) => return error(StatusCode::BAD_REQUEST, request::BAD_QUERY),
+    };
+    let ids = match state.store.find_by_name(name.as_bytes()) {
+        Ok(ids) => ids,
+        Err(e) => return store_error(&e),
+    };
+    let mut out = Vec::with_capacity(2 + ids.len() * (name.len() + 32));
+    out.push(b'[');
+    for id in ids {
+        let mark = out.len();
+        if mark > 1 {
+            out.push(b',');
+        }
+        // A user removed since the search is left out.
+        match state.store.write_json(id as i64, &mut out) {
+            Ok(true) => {}
+            Ok(false) | Err(_) => out.truncate(mark),
+        }
+    }
+    out.push(b']');
+    json(StatusCode::OK, out)
+}
+
+#[cfg(test)]
+mod tests;

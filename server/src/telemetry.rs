@@ -1,0 +1,135 @@
+//! The metrics behind `GET /metrics`: a request latency histogram by route, method and status
+//! (`http_server_requests_seconds`) and the store size gauge (`userstore_users{store="native"}`),
+//! rendered as Prometheus text by `metrics-exporter-prometheus`.
+//!
+//! The recorder is owned by the app (not installed globally), so tests can build many apps in
+//! one process. Histogram handles are registered once per (route, method, status) and cached:
+//! a request then costs one atomic push, with no key hashing or allocation.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use metrics::{Gauge, Histogram, Key, Label, Level, Metadata, Recorder, Unit};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+/// The latency histogram's name, as the Kotlin service's minus Ktor's `ktor_` prefix.
+pub const REQUESTS_SECONDS: &str = "http_server_requests_seconds";
+
+/// The store size gauge's name.
+pub const USERS: &str = "userstore_users";
+
+/// The histogram's buckets, in seconds: 10 µs to 10 s (the Kotlin service's range), 1-2.5-5 steps.
+const BUCKETS: [f64; 19] = [
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// How often recorded samples are folded into the buckets, so memory stays bounded between scrapes.
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The route label: the route template, or `n/a` when no route answered (as Ktor's plugin).
+pub const ROUTES: [&str; 5] = ["/health", "/metrics", "/users", "/users/{id}", "n/a"];
+
+/// Index of `n/a` in [`ROUTES`].
+pub const NO_ROUTE: usize = 4;
+
+const METHODS: [Method; 9] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::PATCH,
+    Method::OPTIONS,
+    Method::CONNECT,
+    Method::TRACE,
+];
+
+const STATUSES: [u16; 11] = [200, 201, 204, 400, 404, 405, 408, 413, 500, 503, 431];
+
+/// The recorder, its render handle, the cached histograms and the size gauge.
+pub struct Telemetry {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    histograms: Box<[OnceLock<Histogram>]>,
+    users: Gauge,
+}
+
+impl Telemetry {
+    /// A recorder with the latency buckets set and both metrics described.
+    pub fn new(store_label: &'static str) -> Result<Telemetry, String> {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(REQUESTS_SECONDS.to_owned()), &BUCKETS)
+            .map_err(|e| format!("cannot configure the metrics: {e}"))?
+            .build_recorder();
+        recorder.describe_histogram(
+            REQUESTS_SECONDS.into(),
+            Some(Unit::Seconds),
+            "HTTP request latency by route, method and status".into(),
+        );
+        recorder.describe_gauge(USERS.into(), None, "Number of users in the store".into());
+        let users = recorder.register_gauge(
+            &Key::from_parts(USERS, vec![Label::new("store", store_label)]),
+            &metadata(),
+        );
+        let handle = recorder.handle();
+        let histograms = (0..ROUTES.len() * (METHODS.len() + 1) * (STATUSES.len() + 1))
+            .map(|_| OnceLock::new())
+            .collect();
+        Ok(Telemetry {
+            recorder,
+            handle,
+            histograms,
+            users,
+        })
+    }
+
+    /// Records one answered request.
+    pub fn record(&self, route: usize, method: &Method, status: StatusCode, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        let m = METHODS.iter().position(|known| known == method);
+        let s = STATUSES.iter().position(|&known| known == status.as_u16());
+        match (m, s) {
+            (Some(m), Some(s)) => {
+                let slot = (route * (METHODS.len() + 1) + m) * (STATUSES.len() + 1) + s;
+                if let Some(cell) = self.histograms.get(slot) {
+                    cell.get_or_init(|| self.histogram(route, method, status))
+                        .record(seconds);
+                }
+            }
+            // A method or status outside the tables: rare, registered (a map lookup) each time.
+            _ => self.histogram(route, method, status).record(seconds),
+        }
+    }
+
+    fn histogram(&self, route: usize, method: &Method, status: StatusCode) -> Histogram {
+        let route = ROUTES.get(route).copied().unwrap_or("n/a");
+        let key = Key::from_parts(
+            REQUESTS_SECONDS,
+            vec![
+                Label::new("method", method.as_str().to_owned()),
+                Label::new("route", route),
+                Label::new("status", status.as_u16().to_string()),
+            ],
+        );
+        self.recorder.register_histogram(&key, &metadata())
+    }
+
+    /// The Prometheus text, with the gauge set to `users` first.
+    pub fn render(&self, users: u64) -> String {
+        self.users.set(users as f64);
+        self.handle.render()
+    }
+
+    /// Folds the samples recorded since the last call into the histograms' buckets.
+    pub fn run_upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+}
+
+fn metadata() -> Metadata<'static> {
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()))
+}

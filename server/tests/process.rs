@@ -1,0 +1,247 @@
+//! The built binary as a child process: `--port 0` and `--snapshot`, data changed over HTTP,
+//! SIGTERM (exit status 143, the snapshot saved), then a restart that serves the saved data.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_userstore-server");
+
+/// A running server, the port it printed, and every stderr line so far.
+struct Server {
+    child: Child,
+    port: u16,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(BINARY)
+            .args(["--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = forward(child.stderr.take().unwrap());
+        let mut server = Server {
+            child,
+            port: 0,
+            lines,
+            seen: Vec::new(),
+        };
+        let line = server.wait_for("listening on http://");
+        let address = line.rsplit("http://").next().unwrap();
+        server.port = address.rsplit(':').next().unwrap().parse().unwrap();
+        server
+    }
+
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!("no line with {needle:?}; stderr so far: {:?}", self.seen),
+            }
+        }
+    }
+
+    /// One request on a fresh connection: (status, body).
+    fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, body.to_owned())
+    }
+
+    /// Sends `signal` and waits for the exit status; returns it and all of stderr.
+    fn stop(mut self, signal: &str) -> (i32, Vec<String>) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-s", signal, &pid])
+            .status()
+            .unwrap()
+            .success());
+        let status = self.child.wait().unwrap();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        (
+            status.code().expect("an exit status, not a signal"),
+            self.seen,
+        )
+    }
+}
+
+fn forward(stderr: ChildStderr) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("userstore-server-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn snapshot_users(path: &Path) -> Vec<u8> {
+    userstore::Store::open(path).unwrap().export_json()
+}
+
+#[test]
+fn sigterm_saves_the_snapshot_and_a_restart_serves_it() {
+    let dir = temp_dir("sigterm");
+    let snapshot = dir.join("users.snap");
+    let snapshot_arg = snapshot.to_str().unwrap();
+
+    let mut server = Server::start(&[
+        "--snapshot",
+        snapshot_arg,
+        "--users",
+        "5",
+        "--store",
+        "native",
+    ]);
+    server.wait_for("no snapshot at");
+    assert!(server
+        .seen
+        .iter()
+        .any(|l| l.starts_with("serve: preloaded users 0..4 in ")));
+    let listening = server.wait_for("listening on");
+    assert_eq!(
+        listening,
+        format!(
+            "serve: native store, 5 users, listening on http://127.0.0.1:{}",
+            server.port
+        )
+    );
+    assert_eq!(
+        server.request("PUT", "/users/2", r#"{"name":"Ada"}"#),
+        (200, r#"{"id":2,"name":"Ada"}"#.into())
+    );
+    assert_eq!(
+        server.request("PUT", "/users/42", r#"{"name":"é😀"}"#),
+        (201, r#"{"id":42,"name":"é😀"}"#.into())
+    );
+    assert_eq!(server.request("DELETE", "/users/0", "").0, 204);
+    assert_eq!(
+        server.request("GET", "/health", ""),
+        (200, r#"{"status":"ok"}"#.into())
+    );
+
+    let (code, lines) = server.stop("TERM");
+    assert_eq!(code, 143, "{lines:?}");
+    let saved = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("serve: saved 5 users to {snapshot_arg} in ")));
+    let closed = lines.iter().position(|l| l == "serve: store closed");
+    assert!(saved.is_some() && closed > saved, "{lines:?}");
+    let expected = r#"[{"id":1,"name":"user-1"},{"id":2,"name":"Ada"},{"id":3,"name":"user-3"},{"id":4,"name":"user-4"},{"id":42,"name":"é😀"}]"#;
+    assert_eq!(
+        String::from_utf8(snapshot_users(&snapshot)).unwrap(),
+        expected
+    );
+
+    // Restart: the snapshot is loaded, then only the missing ids of --users are added.
+    let mut server = Server::start(&["--snapshot", snapshot_arg, "--users", "3"]);
+    let loaded = server.wait_for("loaded");
+    assert!(
+        loaded.starts_with(&format!("serve: loaded 5 users from {snapshot_arg} in ")),
+        "{loaded}"
+    );
+    server.wait_for("native store, 6 users, listening on http://127.0.0.1:");
+    assert_eq!(
+        server.request("GET", "/users/2", ""),
+        (200, r#"{"id":2,"name":"Ada"}"#.into())
+    );
+    assert_eq!(
+        server.request("GET", "/users/42", ""),
+        (200, r#"{"id":42,"name":"é😀"}"#.into())
+    );
+    assert_eq!(
+        server.request("GET", "/users/0", ""),
+        (200, r#"{"id":0,"name":"user-0"}"#.into())
+    );
+    let (code, lines) = server.stop("INT");
+    assert_eq!(code, 130, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("serve: saved 6 users to ")),
+        "{lines:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_start_ups_fail_with_a_message() {
+    let dir = temp_dir("bad");
+    let run = |args: &[&str]| {
+        let output = Command::new(BINARY)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let missing_folder = dir.join("nowhere").join("users.snap");
+    let (code, err) = run(&[
+        "--port",
+        "0",
+        "--snapshot",
+        missing_folder.to_str().unwrap(),
+    ]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("does not exist"), "{err}");
+
+    let corrupt = dir.join("corrupt.snap");
+    std::fs::write(&corrupt, b"not a snapshot").unwrap();
+    let (code, err) = run(&["--port", "0", "--snapshot", corrupt.to_str().unwrap()]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("cannot load --snapshot"), "{err}");
+
+    for args in [
+        &["--port", "70000"][..],
+        &["--users", "-1"],
+        &["--store", "kotlin"],
+        &["--bogus"],
+    ] {
+        let (code, err) = run(args);
+        assert_ne!(code, Some(0), "{args:?}");
+        assert!(err.contains("error"), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
