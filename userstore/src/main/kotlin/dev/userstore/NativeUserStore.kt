@@ -193,7 +193,7 @@ class NativeUserStore private constructor(
                     continue
                 }
                 if (Character.isSurrogate(c)) {
-                    throw InvalidUserException("name has an unpaired surrogate U+%04X at index %d".format(c.code, i))
+                    throw InvalidUserException("invalid name: unpaired surrogate U+%04X at index %d".format(c.code, i))
                 }
                 i++
             }
