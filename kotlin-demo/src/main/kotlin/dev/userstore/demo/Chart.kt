@@ -261,3 +261,49 @@ private fun warmupChart(extras: Extras): Chart? {
             labs(title = title, x = "gets done (log scale)", y = "ns per get (log scale)") + themeLight() + ggsize(WIDTH, HEIGHT)
     return Chart("warmup", title, plot)
 }
+
+/** The load test's charts of whole services (empty when the summary predates the Rust service). */
+internal fun serviceCharts(t: LoadTestSummary): List<Chart> {
+    val s = t.services ?: return emptyList()
+    val all = listOf(s.rust) + s.jvms
+
+    fun chart(
+        id: String,
+        title: String,
+        metrics: List<Pair<String, (ServiceFigures) -> Double?>>,
+    ): Chart? {
+        val f = Frame("service", "metric", "value")
+        for (svc in all) for ((metric, value) in metrics) value(svc)?.let { f.row(svc.name, metric, it) }
+        if (f.isEmpty) return null
+        val plot =
+            letsPlot(f.data) {
+                x = "service"
+                y = "value"
+                fill = "service"
+            } + geomBar(stat = Stat.identity) + facetWrap(facets = "metric", scales = "free_y", ncol = 2)
+        return Chart(id, title, plot.styled(title, null, "value") + ggsize(WIDTH, HEIGHT * 3 / 2))
+    }
+    val users = fmt("%,d", s.users)
+    return listOfNotNull(
+        chart(
+            "services-footprint",
+            "whole services: start-up, memory and density (load test ${t.date})",
+            listOf(
+                "spawn to first 200, 0 users (ms)" to { it.startupMillis },
+                "idle resident memory (MiB)" to { it.idleRssMiB },
+                "resident memory with $users users (MiB)" to { it.loadedRssMiB },
+                "idle instances per GiB" to { it.perGiB },
+            ),
+        ),
+        chart(
+            "services-load",
+            "whole services under load, $users users (load test ${t.date})",
+            listOf(
+                "capacity, closed loop (req/s)" to { it.capacityRps },
+                "GET p50 at ${fmt("%.0f%%", s.lowFraction * 100)} of the lowest capacity (ms)" to { it.p50Ms },
+                "GET p99.9 at ${fmt("%.0f%%", s.highFraction * 100)} of the lowest capacity (ms)" to { it.p999Ms },
+                "first requests over steady state (p50 ratio)" to { it.warmupRatio },
+            ),
+        ),
+    )
+}

@@ -100,3 +100,14 @@ internal fun extrasText(
     }
     return lines
 }
+
+/** The console lines of the service-level verdicts, from the latest load test (none when it predates the Rust service). */
+internal fun serviceVerdictsText(loadTest: LoadTestSummary?): List<String> {
+    val services = loadTest?.services ?: return emptyList()
+    val source = if (loadTest.recorded) "a recorded run, ${loadTest.path}" else "this build's ./gradlew loadtest, ${loadTest.path}"
+    return listOf(
+        "",
+        "Verdicts on whole services (the Rust service against the Kotlin services; load test of ${loadTest.date}, $source):",
+    ) +
+        ServiceVerdicts.all(services).map { "- ${it.claim}: ${it.outcome.text.uppercase()}. ${it.why}" }
+}

@@ -161,10 +161,13 @@ class CompareCommand(
         val pressure = pressureOptions?.let { runGcPressure(it, log) }.orEmpty()
         val extras = Extras(startup, safety, pressureOptions, pressure, startupRepeats)
         val verdicts = verdicts(options, results, extras)
-        val text = (listOf(Report(environment, options, results).render()) + extrasText(extras, verdicts)).joinToString("\n")
+        val loadTest = LoadTestSummary.find()
+        val text =
+            (listOf(Report(environment, options, results).render()) + extrasText(extras, verdicts) + serviceVerdictsText(loadTest))
+                .joinToString("\n")
         out.println(text)
         options.json?.let { writeJson(it, Json.encode(resultsToJson(environment, options, results))) }
-        val index = HtmlReport(environment, options, results, extras, verdicts, text).write(reportDir)
+        val index = HtmlReport(environment, options, results, extras, verdicts, text, loadTest).write(reportDir)
         out.println("report written to ${index.toAbsolutePath().normalize()}")
     }
 

@@ -54,14 +54,15 @@ internal class HtmlReport(
     fun write(dir: Path): Path {
         val charts = charts(options, results, extras)
         val svgs = charts.associateWith { it.svg() }
-        for ((chart, svg) in svgs) writeText(dir.resolve("${chart.id}.svg"), svg, "chart")
+        val serviceSvgs = loadTest?.let(::serviceCharts).orEmpty().associateWith { it.svg() }
+        for ((chart, svg) in svgs + serviceSvgs) writeText(dir.resolve("${chart.id}.svg"), svg, "chart")
         writeText(dir.resolve("results.json"), Json.encode(json()) + "\n", "report")
         writeText(dir.resolve("results.csv"), resultsCsv(), "report")
         writeText(dir.resolve("percentiles.csv"), percentilesCsv(), "report")
         for (run in extras.gcPressure) writeText(dir.resolve("gc-${run.gc.label}.log"), run.gcLog.joinToString("") { it + "\n" }, "GC log")
         loadTest?.let { writeText(dir.resolve("loadtest-summary.json"), it.text, "load-test summary") }
         val index = dir.resolve("index.html")
-        writeText(index, page(svgs), "report")
+        writeText(index, page(svgs, serviceSvgs), "report")
         return index
     }
 
@@ -192,9 +193,10 @@ internal class HtmlReport(
         return sb.toString()
     }
 
-    /** The HTTP load test's table, or how to get one. */
-    private fun loadTestSection(): String {
-        val t = loadTest ?: return "<h2>HTTP load test</h2>\n<p>No load-test results found: run <code>./gradlew loadtest</code>.</p>"
+    /** The HTTP load test's tables (and, for three services, the service-level verdicts), or how to get one. */
+    private fun loadTestSection(serviceSvgs: Map<Chart, String>): String {
+        val t =
+            loadTest ?: return "<h2>Whole services under load</h2>\n<p>No load-test results found: run <code>./gradlew loadtest</code>.</p>"
 
         fun table(
             head: List<String>,
@@ -207,18 +209,56 @@ internal class HtmlReport(
             } else {
                 "the latest <code>./gradlew loadtest</code> of this build (${html(t.path.toString())})"
             }
-        return "<h2>HTTP load test (<code>serve</code> under oha)</h2>\n<p>From $source, ${html(t.date)}: ${html(t.settings)}. " +
+        val head = listOf("users", "service", "capacity req/s", "achieved req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms")
+        if (t.services == null && t.goals.isEmpty()) {
+            return "<h2>HTTP load test (<code>serve</code> under oha)</h2>\n<p>From $source, ${html(t.date)}: ${html(t.settings)}. " +
+                "Raw: <a href=\"loadtest-summary.json\">loadtest-summary.json</a>.</p>\n" + table(head, t.rows) + "\n" +
+                table(listOf("users", "capacity native/Kotlin", "p99.9 native/Kotlin", "goals: throughput / p99.9"), t.ratios)
+        }
+        val verdictRows = verdictRows(t.services?.let(ServiceVerdicts::all).orEmpty())
+        val charts =
+            serviceSvgs.entries.joinToString("\n") { (chart, svg) ->
+                "<figure id=\"${chart.id}\">\n$svg\n<figcaption>${html(
+                    chart.title,
+                )} (<a href=\"${chart.id}.svg\">SVG</a>)</figcaption></figure>"
+            }
+        return "<h2>Whole services: the Rust service against the Kotlin services (<code>./gradlew loadtest</code>)</h2>\n" +
+            "<p>From $source, ${html(t.date)}: ${html(t.settings)}. Services: ${html(t.variants.joinToString("; "))}. " +
             "Raw: <a href=\"loadtest-summary.json\">loadtest-summary.json</a>.</p>\n" +
-            table(listOf("users", "store", "capacity req/s", "achieved req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms"), t.rows) + "\n" +
-            table(listOf("users", "capacity native/Kotlin", "p99.9 native/Kotlin", "goals: throughput / p99.9"), t.ratios)
+            "<h3>Verdicts at the service level</h3>\n<table>\n" +
+            "<tr><th>claim</th><th>verdict</th><th>why (the load test's numbers)</th></tr>\n" +
+            verdictRows + "\n</table>\n" +
+            "<h3>Start-up, idle memory and density</h3>\n" +
+            table(
+                listOf(
+                    "service",
+                    "spawn to first 200, 0 users (ms)",
+                    "opening the snapshot (ms)",
+                    "idle RSS MiB",
+                    "density: MiB each",
+                    "per GiB",
+                ),
+                t.startup,
+            ) +
+            "\n<h3>Under load</h3>\n" +
+            table(
+                head + listOf("RSS MiB loaded", "CPU s / 100k req", "GC pauses: n / longest ms", "mix GET p99.9 ms", "mix PUT p99.9 ms"),
+                t.rows,
+            ) +
+            "\n<h3>The issue's goals</h3>\n" + table(listOf("goal", "measured", "limit", "met"), t.goals) + "\n" + charts
     }
 
-    private fun page(svgs: Map<Chart, String>): String {
-        val verdictRows =
-            verdicts.joinToString("\n") { v ->
-                "<tr class=\"${v.outcome.name.lowercase()}\"><td>${html(v.claim)}</td><td class=\"outcome\">${html(v.outcome.text)}</td>" +
-                    "<td>${html(v.why)}</td></tr>"
-            }
+    private fun verdictRows(verdicts: List<Verdict>): String =
+        verdicts.joinToString("\n") { v ->
+            "<tr class=\"${v.outcome.name.lowercase()}\"><td>${html(v.claim)}</td><td class=\"outcome\">${html(v.outcome.text)}</td>" +
+                "<td>${html(v.why)}</td></tr>"
+        }
+
+    private fun page(
+        svgs: Map<Chart, String>,
+        serviceSvgs: Map<Chart, String>,
+    ): String {
+        val verdictRows = verdictRows(verdicts)
         val chartBlocks =
             svgs.entries.joinToString("\n") { (chart, svg) ->
                 "<figure id=\"${chart.id}\">\n$svg\n<figcaption>${html(chart.title)} " +
@@ -256,14 +296,14 @@ internal class HtmlReport(
             |${extras.gcPressure.joinToString(
             "",
         ) { " (GC log of the ${it.gc.label} child JVM: <a href=\"gc-${it.gc.label}.log\">gc-${it.gc.label}.log</a>)" }}.</p>
-            |<h2>Verdicts on the article's claims</h2>
+            |<h2>Verdicts on the article's claims: the stores in one process</h2>
             |<table>
             |<tr><th>claim</th><th>verdict</th><th>why (this run's numbers)</th></tr>
             |$verdictRows
             |</table>
             |<h2>Charts</h2>
             |$chartBlocks
-            |${loadTestSection()}
+            |${loadTestSection(serviceSvgs)}
             |<h2>The console output of this run</h2>
             |<pre>${html(consoleText)}</pre>
             |</body>
