@@ -45,7 +45,8 @@ private val PROMETHEUS_TEXT = ContentType.parse("text/plain; version=0.0.4; char
  * - `GET /health`: 200; `GET /metrics`: Prometheus text (request latency histogram, store size gauge, JVM)
  *
  * Bad requests get 4xx and `{"error":"…"}` and change nothing: bad ids 400, bad bodies or names 400, bodies
- * over [MAX_BODY_BYTES] 413, unknown paths or methods 404. A closed store answers 503.
+ * over [MAX_BODY_BYTES] 413, unknown paths 404, a wrong method 404 on `/users/{id}` and 405 on the fixed paths.
+ * A closed store answers 503.
  *
  * @param storeLabel the value of the `store` tag on the size gauge (`native` or `kotlin`)
  */
