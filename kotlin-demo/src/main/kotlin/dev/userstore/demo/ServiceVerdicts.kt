@@ -251,5 +251,11 @@ internal object ServiceVerdicts {
 
     private fun pct(f: Double): String = fmt("%.0f%%", f * 100)
 
-    private fun x(r: Double): String = if (r.isFinite()) fmt("%.2fx", r) else "n/a"
+    /** A ratio with two decimals, three below 0.1 (a start-up ratio of 0.002 must not read 0.00). */
+    private fun x(r: Double): String =
+        when {
+            !r.isFinite() -> "n/a"
+            r < 0.1 -> fmt("%.3fx", r)
+            else -> fmt("%.2fx", r)
+        }
 }
