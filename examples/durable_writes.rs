@@ -187,14 +187,16 @@ fn main() {
     }
     let floor = floor(3_000);
     println!(
-        "floor: write(40 B) + fdatasync: p50 {:.1} us, p99 {:.1} us ({:.0} per second from one thread)",
+        "floor: write(40 B) + fdatasync: p50 {:.1} us, p99 {:.1} us ({:.0} per second from one \
+         thread)",
         us(floor.value_at_quantile(0.5)),
         us(floor.value_at_quantile(0.99)),
         1e9 / floor.mean()
     );
     let (puts, raw) = interleaved(5);
     println!(
-        "interleaved, 1 thread: ALWAYS put p50 {:.1} us p99 {:.1} us ({:.0}/s); write(40 B) + fdatasync \
+        "interleaved, 1 thread: ALWAYS put p50 {:.1} us p99 {:.1} us ({:.0}/s); write(40 B) + \
+         fdatasync \
          p50 {:.1} us p99 {:.1} us ({:.0}/s)",
         us(puts.value_at_quantile(0.5)),
         us(puts.value_at_quantile(0.99)),
@@ -211,15 +213,24 @@ fn main() {
     let always1 = rate("always", 1);
     let always8 = rate("always", 8);
     println!(
-        "goals: ALWAYS 1 thread {:.0}/s (>= 5000: {}); ALWAYS 8 threads {:.1}x of 1 thread (>= 4x: {}); \
+        "goals: ALWAYS 1 thread {:.0}/s (>= 5000: {}); ALWAYS 8 threads {:.1}x of 1 thread \
+         (>= 4x: {}); \
          BATCH vs memory, 1 thread {:.2}x, 8 threads {:.2}x (>= 0.5x: {})",
         always1,
         if always1 >= 5000.0 { "met" } else { "missed" },
         always8 / always1,
-        if always8 >= 4.0 * always1 { "met" } else { "missed" },
+        if always8 >= 4.0 * always1 {
+            "met"
+        } else {
+            "missed"
+        },
         rate("batch", 1) / rate("memory", 1),
         rate("batch", 8) / rate("memory", 8),
-        if rate("batch", 1) >= 0.5 * rate("memory", 1) { "met" } else { "missed" },
+        if rate("batch", 1) >= 0.5 * rate("memory", 1) {
+            "met"
+        } else {
+            "missed"
+        },
     );
     for r in &runs {
         println!(
