@@ -690,11 +690,9 @@ impl Store {
             .ok_or_else(|| StoreError::Locked {
                 path: lock_path.clone(),
             })?;
-        // 2. The files; temporary ones go.
+        // 2. The files (temporary ones are deleted in step 6, once everything was checked: an
+        // open refused for damage changes nothing).
         let listing = list(&dir)?;
-        for temp in &listing.temps {
-            fs::remove_file(temp).map_err(|e| io_error(temp, "cannot delete", e))?;
-        }
         // 3. The base snapshot, read and checked (the store is built once the logs are read).
         let base = listing.snapshots.last().copied();
         let snapshot_bytes = match base {
@@ -770,7 +768,10 @@ impl Store {
                 .and_then(|()| file.sync_all())
                 .map_err(|e| io_error(&newest_path, "cannot cut the torn tail", e))?;
         }
-        // 6. Older generations go; appends go to the newest log.
+        // 6. Temporary files and older generations go; appends go to the newest log.
+        for temp in &listing.temps {
+            fs::remove_file(temp).map_err(|e| io_error(temp, "cannot delete", e))?;
+        }
         delete_below(&dir, base)?;
         let file = OpenOptions::new()
             .append(true)
