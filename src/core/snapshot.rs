@@ -125,6 +125,18 @@ impl Store {
     }
 }
 
+/// The users of the snapshot `bytes` read from `path`, ascending by id, checked as by
+/// [`Store::open`]; borrowed from `bytes`.
+pub(crate) fn users_of<'a>(
+    bytes: &'a [u8],
+    path: &Path,
+) -> Result<Vec<(u64, &'a str)>, StoreError> {
+    parse(bytes).map_err(|reason| StoreError::SnapshotCorrupt {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
 /// Checks a whole snapshot and returns its users, or what is wrong with it.
 fn parse(bytes: &[u8]) -> Result<Vec<(u64, &str)>, String> {
     let len = bytes.len();

@@ -48,7 +48,7 @@ use crate::core::import::parse_records;
 use crate::core::json::{write_user, write_user_into};
 use crate::core::name::{check_id, check_name, check_name_str};
 use crate::core::table::{long_words, shard_of, Built, Counts, NameBuf, Shard, EMPTY_ID, SHARDS};
-use crate::core::wal::{self, Entry};
+use crate::core::wal;
 use crate::reclaim::{pin, Guard};
 
 /// Optimistic attempts before a reader takes the shard's writer mutex.
@@ -159,20 +159,6 @@ impl Store {
             self.len.fetch_sub(1, Ordering::AcqRel);
         }
         removed
-    }
-
-    /// Applies the records of a log in order, on a store no other thread uses yet (opening a
-    /// durable store).
-    pub(crate) fn replay(&self, entries: &[Entry<'_>]) {
-        for entry in entries {
-            match entry {
-                Entry::Put(id, name) => self.apply_put(*id, name),
-                Entry::Remove(id) => {
-                    self.apply_remove(*id);
-                }
-                Entry::Import(users) => self.apply_users(users.len(), |i| users[i]),
-            }
-        }
     }
 
     /// The durable part, if the store is durable.
