@@ -14,6 +14,8 @@
 #   ./gradlew jmh [-Pjmh.profile=quick|full] [-Pjmh.profiler=async] [--args="JMH options"]
 #                           JMH benchmarks (benchmarks/build/benchmarks.jar); JSON results and the
 #                           environment in benchmarks/build/reports/jmh
+#   ./gradlew durableLoadtest [-PdurableLoadtest.NAME=VALUE ...]   installDist and the Rust server, then
+#                           scripts/durable-loadtest.sh: PUT load on the three services per sync mode
 #   ./gradlew loadtest [-Ploadtest.rate=10000 -Ploadtest.users=1000000,5000000 ...]
 #                           installDist, then scripts/loadtest.sh (settings: see the script)
 #   ./gradlew fuzz [-Pfuzz.seconds=60]   coverage-guided fuzzing of the Rust core (scripts/fuzz.sh)
@@ -48,7 +50,7 @@ while [ $# -gt 0 ]; do
     -P*=*)
       kv=${1#-P}
       case ${kv%%=*} in
-        jmh.profile|jmh.profiler|jmh.profiler.event|fuzz.seconds|loadtest.*) props[${kv%%=*}]=${kv#*=} ;;
+        jmh.profile|jmh.profiler|jmh.profiler.event|fuzz.seconds|loadtest.*|durableLoadtest.*) props[${kv%%=*}]=${kv#*=} ;;
         *) die "unknown project property $1 (see ./gradlew tasks)" ;;
       esac
       ;;
@@ -220,6 +222,15 @@ for task in "${tasks[@]}"; do
     jmh)
       maven package "${no_checks[@]}" -pl benchmarks -am 1>&2
       run_jmh
+      ;;
+    durableLoadtest)
+      maven package "${no_checks[@]}" -pl kotlin-demo -am 1>&2
+      cargo build --release --locked -p userstore-server --target-dir "$root/target" 1>&2
+      # -PdurableLoadtest.NAME=VALUE becomes DURABLE_LOADTEST_NAME=VALUE (services, modes, connections, ...).
+      for key in "${!props[@]}"; do
+        case $key in durableLoadtest.*) name=${key#durableLoadtest.}; export "DURABLE_LOADTEST_${name^^}=${props[$key]}" ;; esac
+      done
+      bash scripts/durable-loadtest.sh
       ;;
     loadtest)
       maven package "${no_checks[@]}" -pl kotlin-demo -am 1>&2
