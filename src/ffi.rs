@@ -24,7 +24,7 @@ use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
-use crate::core::{Store, StoreError};
+use crate::core::{DurableOptions, Store, StoreError, SyncMode};
 use crate::handle::{self, Closed, Handle};
 use crate::wire::{write_entries, write_name, NAME_BUFFER_BYTES};
 
@@ -49,6 +49,10 @@ pub const ERR_IO: i32 = -7;
 pub const ERR_PANIC: i32 = -8;
 /// A broken call (null pointer, negative length, result too large): `NativeStoreException`.
 pub const ERR_INTERNAL: i32 = -9;
+/// A data directory another store has open: `StoreLockedException`.
+pub const ERR_LOCKED: i32 = -10;
+/// A log that could not be written or synced: `DurabilityException`.
+pub const ERR_LOG_IO: i32 = -11;
 
 thread_local! {
     /// The message of this thread's last error; written only when a call fails.
@@ -87,6 +91,9 @@ fn fail(failure: Failure) -> i64 {
                 StoreError::SnapshotMissing { .. } => ERR_NO_SUCH_FILE,
                 StoreError::SnapshotCorrupt { .. } => ERR_CORRUPT_SNAPSHOT,
                 StoreError::SnapshotIo { .. } => ERR_IO,
+                StoreError::Locked { .. } => ERR_LOCKED,
+                StoreError::LogIo { .. } => ERR_LOG_IO,
+                StoreError::LogClosed => ERR_CLOSED,
             };
             let message = match &err {
                 // NoSuchFileException's message is the file, as the JDK's own.
@@ -228,8 +235,97 @@ pub unsafe extern "C" fn userstore_open(path_utf8: *const u8, len: i64, code: *m
     result.max(0)
 }
 
-/// Closes the store: 1 if this call closed it, 0 if it was closed already. Never waits: the store
-/// is freed once the calls running now have returned (see [`handle`](crate::handle)).
+/// A durable store on the data directory at the UTF-8 path `dir_utf8` (`len` bytes), created if
+/// missing: `sync` 0 `ALWAYS`, 1 `BATCH`, 2 `NONE`; a checkpoint runs when the log reaches
+/// `checkpoint_log_bytes` (at least 1). Its handle, or 0 on failure with the error's code stored
+/// at `*code` ([`ERR_LOCKED`], [`ERR_CORRUPT_SNAPSHOT`], [`ERR_IO`], ...) and its message kept for
+/// [`userstore_last_error`].
+///
+/// # Safety
+/// `dir_utf8` must point at `len` readable bytes; `code` must be valid for one `i32` write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn userstore_open_durable(
+    dir_utf8: *const u8,
+    len: i64,
+    sync: i32,
+    checkpoint_log_bytes: i64,
+    code: *mut i32,
+) -> i64 {
+    let result = guarded(|| {
+        // SAFETY: the caller passes `len` readable bytes (an off-heap copy, held for the call).
+        let dir = path(unsafe { bytes(dir_utf8, len) }?)?;
+        let sync = match sync {
+            0 => SyncMode::Always,
+            1 => SyncMode::Batch,
+            2 => SyncMode::None,
+            other => return Err(Failure::Internal(format!("unknown sync mode {other}"))),
+        };
+        let checkpoint_log_bytes = u64::try_from(checkpoint_log_bytes)
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| {
+                Failure::Internal(format!(
+                    "checkpoint_log_bytes {checkpoint_log_bytes} is not at least 1"
+                ))
+            })?;
+        let options = DurableOptions {
+            sync,
+            checkpoint_log_bytes,
+        };
+        let store = Store::open_durable(&dir, options)?;
+        Ok(Handle::into_raw(store) as i64)
+    });
+    if result < 0 && !code.is_null() {
+        // SAFETY: the caller passes a pointer valid for one i32 write, checked non-null.
+        unsafe { code.write(result as i32) };
+    }
+    result.max(0)
+}
+
+/// Runs a checkpoint of a durable store (nothing for a memory-only one): 0, or an error code.
+///
+/// # Safety
+/// `raw` must be a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn userstore_checkpoint(raw: i64) -> i32 {
+    guarded32(|| {
+        // SAFETY: the Kotlin owner passes its own live handle for this call.
+        unsafe { with_store(raw, |store| Ok(store.checkpoint()?)) }?;
+        Ok(0)
+    })
+}
+
+/// The log counters of a durable store: 1 with `out4[0..4]` = appended, durable, syncs,
+/// generation; 0 (nothing written) for a memory-only store; or an error code.
+///
+/// # Safety
+/// `raw` must be a live handle; `out4` must be valid for four `i64` writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn userstore_log_stats(raw: i64, out4: *mut i64) -> i32 {
+    guarded32(|| {
+        // SAFETY: the Kotlin owner passes its own live handle for this call.
+        let stats = unsafe { with_store(raw, |store| Ok(store.log_stats())) }?;
+        let Some(stats) = stats else {
+            return Ok(0);
+        };
+        if out4.is_null() || !out4.is_aligned() {
+            return Err(Failure::Internal("null or misaligned output".to_owned()));
+        }
+        // SAFETY: the JVM side passes room for four aligned i64s (checked non-null and aligned)
+        // that only this call touches.
+        let out = unsafe { std::slice::from_raw_parts_mut(out4, 4) };
+        let values = [stats.appended, stats.durable, stats.syncs, stats.generation];
+        for (slot, value) in out.iter_mut().zip(values) {
+            *slot = i64::try_from(value).unwrap_or(i64::MAX);
+        }
+        Ok(1)
+    })
+}
+
+/// Closes the store: 1 if this call closed it, 0 if it was closed already. Never waits for calls
+/// in flight to return: the store is freed once they have (see [`handle`](crate::handle)); a
+/// durable store's log is flushed, synced and closed first, so its directory is unlocked when
+/// this returns.
 ///
 /// # Safety
 /// `raw` must be a live handle.
@@ -633,6 +729,51 @@ mod tests {
             assert_eq!(userstore_size(h), i64::from(ERR_CLOSED));
             assert_eq!(last_error(), "the store is closed");
             userstore_destroy(h);
+        }
+    }
+
+    #[test]
+    fn a_durable_round_trip_through_the_abi() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        let path = path.to_str().unwrap();
+        let mut code = 0;
+        // SAFETY: valid buffers and live handles throughout; destroyed at the end.
+        unsafe {
+            let h = userstore_open_durable(path.as_ptr(), path.len() as i64, 0, 1 << 20, &mut code);
+            assert!(h > 0, "{}", last_error());
+            assert_eq!(userstore_put(h, 1, b"Ada".as_ptr(), 3), 0);
+            let mut stats = [0i64; 4];
+            assert_eq!(userstore_log_stats(h, stats.as_mut_ptr()), 1);
+            assert_eq!((stats[0], stats[1], stats[3]), (26, 26, 1));
+            let second =
+                userstore_open_durable(path.as_ptr(), path.len() as i64, 0, 1 << 20, &mut code);
+            assert_eq!((second, code), (0, ERR_LOCKED));
+            assert!(
+                last_error().contains("is locked by another store"),
+                "{}",
+                last_error()
+            );
+            assert_eq!(userstore_checkpoint(h), 0);
+            assert_eq!(userstore_log_stats(h, stats.as_mut_ptr()), 1);
+            assert_eq!(stats[3], 2);
+            assert_eq!(userstore_close(h), 1);
+            // Closed: the lock is free again at once.
+            let again =
+                userstore_open_durable(path.as_ptr(), path.len() as i64, 2, 1 << 20, &mut code);
+            assert!(again > 0, "{}", last_error());
+            assert_eq!(userstore_size(again), 1);
+            assert_eq!(
+                userstore_open_durable(path.as_ptr(), path.len() as i64, 7, 1, &mut code),
+                0
+            );
+            assert_eq!(code, ERR_INTERNAL);
+            userstore_destroy(again);
+            userstore_destroy(h);
+            let memory = userstore_create();
+            assert_eq!(userstore_log_stats(memory, stats.as_mut_ptr()), 0);
+            assert_eq!(userstore_checkpoint(memory), 0);
+            userstore_destroy(memory);
         }
     }
 

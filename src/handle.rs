@@ -75,6 +75,11 @@ impl Handle {
 
     /// Closes the store: later calls fail with [`Closed`]; its memory is freed once the calls
     /// running now have returned. True if this call closed it, false if it was closed already.
+    ///
+    /// A durable store's log is closed first ([`Store::close_log`]: buffered records written and
+    /// synced, the directory lock released), so the directory can be opened again as soon as
+    /// this returns. That waits for the writes holding the log's lock and for one sync; a write
+    /// still running on the retired store then fails with `StoreError::LogClosed`.
     pub(crate) fn close(&self) -> bool {
         let ptr = self.store.swap(std::ptr::null_mut(), Ordering::AcqRel);
         if ptr.is_null() {
@@ -84,6 +89,8 @@ impl Handle {
         // this thread alone owns it now (a second close finds null). Calls that loaded it before
         // the swap are protected by their guards until reclaim drops the box.
         let store = unsafe { Box::from_raw(ptr) };
+        // The store is going away: a failure of its last sync has nobody left to hear it.
+        let _ = store.close_log();
         reclaim::retire(Box::new(Retired {
             store: Some(store),
             freed: Arc::clone(&self.freed),

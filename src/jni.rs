@@ -13,6 +13,9 @@
 //!
 //! Snapshot errors become `java.nio.file.NoSuchFileException` (missing file, the message is the
 //! path), `CorruptSnapshotException` (a file that fails its checks) or `java.io.IOException`.
+//! Durable stores add `StoreLockedException` (a data directory another store has open),
+//! `DurabilityException` (a log that cannot be written or synced) and `StoreClosedException`
+//! (a write after the log was closed); a damaged log is a `CorruptSnapshotException` too.
 //!
 //! Handles: `create0` (or `open0`) returns the address of a [`Handle`] cell holding the store
 //! (see [`handle`](crate::handle), shared with the FFM binding); `close0` closes the store (never
@@ -44,7 +47,7 @@ use jni::{
 };
 use once_cell::sync::OnceCell;
 
-use crate::core::{Store, StoreError};
+use crate::core::{DurableOptions, Store, StoreError, SyncMode};
 use crate::handle::{self, Closed, Handle};
 use crate::wire::{write_entries, write_name, NAME_BUFFER_BYTES};
 
@@ -61,6 +64,10 @@ struct ExceptionClasses {
     io: Global<JClass<'static>>,
     /// `dev.userstore.StoreClosedException`: a call on a closed store.
     closed: Global<JClass<'static>>,
+    /// `dev.userstore.StoreLockedException`: a data directory another store has open.
+    locked: Global<JClass<'static>>,
+    /// `dev.userstore.DurabilityException`: a log that could not be written or synced.
+    durability: Global<JClass<'static>>,
 }
 
 static CLASSES: OnceCell<ExceptionClasses> = OnceCell::new();
@@ -86,6 +93,9 @@ enum BoundaryError {
     /// A direct buffer with no address or a negative capacity, or too small for its ids.
     #[error("invalid direct buffer")]
     BadBuffer,
+    /// An argument the Kotlin side should have refused (a bug there, reported).
+    #[error("{0}")]
+    BadArgument(String),
 }
 
 type Result<T> = std::result::Result<T, BoundaryError>;
@@ -130,6 +140,15 @@ impl<T: Default> ErrorPolicy<T, BoundaryError> for ThrowJava {
             }
             (BoundaryError::Store(StoreError::SnapshotIo { .. }), Some(c)) => {
                 env.throw_new(&c.io, &message)
+            }
+            (BoundaryError::Store(StoreError::Locked { .. }), Some(c)) => {
+                env.throw_new(&c.locked, &message)
+            }
+            (BoundaryError::Store(StoreError::LogIo { .. }), Some(c)) => {
+                env.throw_new(&c.durability, &message)
+            }
+            (BoundaryError::Store(StoreError::LogClosed), Some(c)) => {
+                env.throw_new(&c.closed, &message)
             }
             (BoundaryError::Store(_), Some(c)) => env.throw_new(&c.invalid_user, &message),
             (BoundaryError::Closed, Some(c)) => env.throw_new(&c.closed, &message),
@@ -308,6 +327,14 @@ const NATIVE_METHODS: &[NativeMethod<'static>] = &[
     },
     native_method! { static raw fn save0(handle: jlong, path: jbyte[]), name = "save0" },
     native_method! { static raw fn open0(path: jbyte[]) -> jlong, name = "open0" },
+    native_method! {
+        static raw fn open_durable0(dir: jbyte[], sync: jint, checkpoint_log_bytes: jlong) -> jlong,
+        name = "openDurable0"
+    },
+    native_method! { static raw fn checkpoint0(handle: jlong), name = "checkpoint0" },
+    native_method! {
+        static raw fn log_stats0(handle: jlong, out: jlong[]) -> jboolean, name = "logStats0"
+    },
     native_method! { static raw fn noop0(value: jlong) -> jlong, name = "noop0" },
     native_method! {
         static raw fn noop_with_env0(value: jlong) -> jlong, name = "noopWithEnv0"
@@ -363,6 +390,8 @@ fn exception_classes(env: &mut Env<'_>) -> jni::errors::Result<ExceptionClasses>
     let corrupt_snapshot = env.find_class(jni_str!("dev/userstore/CorruptSnapshotException"))?;
     let io = env.find_class(jni_str!("java/io/IOException"))?;
     let closed = env.find_class(jni_str!("dev/userstore/StoreClosedException"))?;
+    let locked = env.find_class(jni_str!("dev/userstore/StoreLockedException"))?;
+    let durability = env.find_class(jni_str!("dev/userstore/DurabilityException"))?;
     Ok(ExceptionClasses {
         invalid_user: env.new_global_ref(invalid_user)?,
         invalid_json: env.new_global_ref(invalid_json)?,
@@ -371,6 +400,8 @@ fn exception_classes(env: &mut Env<'_>) -> jni::errors::Result<ExceptionClasses>
         corrupt_snapshot: env.new_global_ref(corrupt_snapshot)?,
         io: env.new_global_ref(io)?,
         closed: env.new_global_ref(closed)?,
+        locked: env.new_global_ref(locked)?,
+        durability: env.new_global_ref(durability)?,
     })
 }
 
@@ -738,6 +769,78 @@ fn open0<'local>(
     })
 }
 
+/// `NativeBridge.openDurable0(dirUtf8, sync, checkpointLogBytes): Long` — a durable store on the
+/// data directory (created if missing), `sync` 0 `ALWAYS`, 1 `BATCH`, 2 `NONE`; its handle, as
+/// from `create0`. Kotlin checks `checkpointLogBytes >= 1` and the mode; anything else is a bug,
+/// reported as `NativeStoreException`.
+fn open_durable0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    dir: JByteArray<'local>,
+    sync: jint,
+    checkpoint_log_bytes: jlong,
+) -> jlong {
+    run(env, |env| {
+        let dir = read_path(env, &dir)?;
+        let sync = match sync {
+            0 => SyncMode::Always,
+            1 => SyncMode::Batch,
+            2 => SyncMode::None,
+            other => {
+                return Err(BoundaryError::BadArgument(format!(
+                    "unknown sync mode {other}"
+                )))
+            }
+        };
+        let checkpoint_log_bytes = u64::try_from(checkpoint_log_bytes)
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| {
+                BoundaryError::BadArgument(format!(
+                    "checkpointLogBytes {checkpoint_log_bytes} is not at least 1"
+                ))
+            })?;
+        let options = DurableOptions {
+            sync,
+            checkpoint_log_bytes,
+        };
+        let store = Store::open_durable(&dir, options)?;
+        Ok(Handle::into_raw(store) as jlong)
+    })
+}
+
+/// `NativeBridge.checkpoint0(handle)` — a checkpoint; nothing on a store that is not durable.
+fn checkpoint0<'local>(env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong) {
+    run(env, |_| {
+        // SAFETY: NativeUserStore passes its own handle, whose cell lives until its Cleaner runs
+        // destroy0, which cannot happen during a call (each call fences its NativeUserStore).
+        unsafe { with_store(handle, |store| Ok(store.checkpoint()?)) }
+    })
+}
+
+/// `NativeBridge.logStats0(handle, out): Boolean` — for a durable store writes appended,
+/// durable, syncs and generation into `out[0..4]` and returns true; false (nothing written) for
+/// a store that is not durable.
+fn log_stats0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    out: JLongArray<'local>,
+) -> jboolean {
+    run(env, |env| {
+        // SAFETY: NativeUserStore passes its own handle, whose cell lives until its Cleaner runs
+        // destroy0, which cannot happen during a call (each call fences its NativeUserStore).
+        let stats = unsafe { with_store(handle, |store| Ok(store.log_stats())) }?;
+        let Some(stats) = stats else {
+            return Ok(false);
+        };
+        let values = [stats.appended, stats.durable, stats.syncs, stats.generation]
+            .map(|v| jlong::try_from(v).unwrap_or(jlong::MAX));
+        out.set_region(env, 0, &values)?;
+        Ok(true)
+    })
+}
+
 /// `NativeBridge.noop0(value): Long` — returns its argument; does nothing else. The JMH floor: the
 /// cost of one call through the JVM's JNI transition and [`run_lean`], the wrapper of the read path.
 fn noop0<'local>(env: EnvUnowned<'local>, _class: JClass<'local>, value: jlong) -> jlong {
@@ -894,6 +997,9 @@ mod registration_tests {
             ("exportJson0", "(J)[B"),
             ("save0", "(J[B)V"),
             ("open0", "([B)J"),
+            ("openDurable0", "([BIJ)J"),
+            ("checkpoint0", "(J)V"),
+            ("logStats0", "(J[J)Z"),
             ("noop0", "(J)J"),
             ("noopWithEnv0", "(J)J"),
             ("hasTestHooks0", "()Z"),

@@ -4,7 +4,8 @@
 //! - [`core`]: the store itself, a plain Rust library with no JNI, FFM or HTTP in it (tested in
 //!   `tests/`, benchmarked in `benches/`); it forbids `unsafe`.
 //! - [`reclaim`]: fence-free memory reclamation for the core's optimistic reads and for closing
-//!   stores under running calls; with the boundary, the only modules with `unsafe`.
+//!   stores under running calls; with `dirlock` (the `fcntl` lock of a durable store's data
+//!   directory) and the boundary, the only modules with `unsafe`.
 //! - The boundary (private), the only modules with `extern` functions:
 //!   - `jni`: the JNI binding. Its one exported symbol is `JNI_OnLoad`, which registers the
 //!     native methods of `dev.userstore.NativeBridge` (`RegisterNatives`).
@@ -18,6 +19,7 @@
 //!   The boundary is compiled only with the `jvm` feature (on by default); without it the crate
 //!   is the core alone, for Rust programs such as `userstore-server`.
 pub mod core;
+mod dirlock;
 #[cfg(feature = "jvm")]
 mod ffi;
 #[cfg(feature = "jvm")]
@@ -28,4 +30,7 @@ pub mod reclaim;
 #[cfg(feature = "jvm")]
 mod wire;
 
-pub use crate::core::{Store, StoreError};
+pub use crate::core::{
+    DurableOptions, LogStats, Store, StoreError, SyncMode, BATCH_INTERVAL,
+    DEFAULT_CHECKPOINT_LOG_BYTES,
+};

@@ -1,5 +1,6 @@
 //! The built binary as a child process: `--port 0` and `--snapshot`, data changed over HTTP,
-//! SIGTERM (exit status 143, the snapshot saved), then a restart that serves the saved data.
+//! SIGTERM (exit status 143, the snapshot saved), then a restart that serves the saved data; and
+//! `--data-dir`: data changed over HTTP, SIGKILL, a restart on the same directory serves it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -73,6 +74,12 @@ impl Server {
         let (head, body) = answer.split_once("\r\n\r\n").unwrap();
         let status = head.split(' ').nth(1).unwrap().parse().unwrap();
         (status, body.to_owned())
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     /// Sends `signal` and waits for the exit status; returns it and all of stderr.
@@ -203,6 +210,106 @@ fn sigterm_saves_the_snapshot_and_a_restart_serves_it() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Runs the binary with `args` to its end: (exit code, stderr).
+fn run_to_end(args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(BINARY)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn with_a_data_dir_acknowledged_writes_survive_sigkill() {
+    let dir = temp_dir("durable");
+    let data = dir.join("data");
+    let data_arg = data.to_str().unwrap();
+
+    let mut server = Server::start(&["--data-dir", data_arg, "--sync", "always"]);
+    let opened = server.wait_for("from data dir");
+    assert!(
+        opened.starts_with(&format!(
+            "serve: loaded 0 users from data dir {data_arg} (sync always) in "
+        )),
+        "{opened}"
+    );
+    let listening = server.wait_for("listening on");
+    assert_eq!(
+        listening,
+        format!(
+            "serve: native store, 0 users, listening on http://127.0.0.1:{}",
+            server.port
+        )
+    );
+    for id in 0..20 {
+        let body = format!(r#"{{"name":"user-{id}"}}"#);
+        assert_eq!(server.request("PUT", &format!("/users/{id}"), &body).0, 201);
+    }
+    assert_eq!(
+        server.request("PUT", "/users/3", r#"{"name":"é😀"}"#),
+        (200, r#"{"id":3,"name":"é😀"}"#.into())
+    );
+    assert_eq!(server.request("DELETE", "/users/7", "").0, 204);
+
+    // The directory is locked while the server runs: a second one is refused.
+    let (code, err) = run_to_end(&["--port", "0", "--data-dir", data_arg]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!("cannot open --data-dir {data_arg}")) && err.contains("LOCK"),
+        "{err}"
+    );
+
+    server.kill();
+    let mut server = Server::start(&["--data-dir", data_arg]);
+    let opened = server.wait_for("from data dir");
+    assert!(
+        opened.starts_with(&format!(
+            "serve: loaded 19 users from data dir {data_arg} (sync always) in "
+        )),
+        "{opened}"
+    );
+    assert_eq!(
+        server.request("GET", "/users/3", ""),
+        (200, r#"{"id":3,"name":"é😀"}"#.into())
+    );
+    assert_eq!(server.request("GET", "/users/7", "").0, 404);
+    assert_eq!(
+        server.request("GET", "/users/19", ""),
+        (200, r#"{"id":19,"name":"user-19"}"#.into())
+    );
+    assert_eq!(
+        server.request("PUT", "/users/7", r#"{"name":"back"}"#).0,
+        201
+    );
+
+    // SIGTERM: the log is closed (no snapshot file is written), the lock released.
+    let (code, lines) = server.stop("TERM");
+    assert_eq!(code, 143, "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l == "serve: store closed"),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("saved")), "{lines:?}");
+    let store = userstore::Store::open_durable(
+        &data,
+        userstore::DurableOptions::new(userstore::SyncMode::Always),
+    )
+    .unwrap();
+    assert_eq!(store.len(), 20);
+    let users = String::from_utf8(store.export_json()).unwrap();
+    assert!(
+        users.contains(r#"{"id":3,"name":"é😀"},{"id":4,"#),
+        "{users}"
+    );
+    assert!(users.contains(r#"{"id":7,"name":"back"}"#), "{users}");
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn bad_start_ups_fail_with_a_message() {
     let dir = temp_dir("bad");
@@ -243,5 +350,46 @@ fn bad_start_ups_fail_with_a_message() {
         assert_ne!(code, Some(0), "{args:?}");
         assert!(err.contains("error"), "{args:?}: {err}");
     }
+
+    // --data-dir excludes --snapshot and --users; --sync needs --data-dir: refused as a bad option.
+    let data = dir.join("data");
+    let data_arg = data.to_str().unwrap();
+    let snapshot = dir.join("users.snap");
+    for args in [
+        &[
+            "--data-dir",
+            data_arg,
+            "--snapshot",
+            snapshot.to_str().unwrap(),
+        ][..],
+        &["--data-dir", data_arg, "--users", "10"],
+        &["--users", "0", "--data-dir", data_arg],
+        &["--sync", "batch"],
+        &["--data-dir", data_arg, "--sync", "sometimes"],
+    ] {
+        let (code, err) = run(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains("error"), "{args:?}: {err}");
+    }
+    let (_, err) = run(&["--data-dir", data_arg, "--snapshot", "x.snap"]);
+    assert!(
+        err.contains("'--data-dir <DIR>' cannot be used with '--snapshot <PATH>'"),
+        "{err}"
+    );
+    assert!(!data.exists(), "a refused start created {data_arg}");
+    // A data dir that cannot be opened (a file, a damaged snapshot): the message and status 1.
+    let (code, err) = run(&["--port", "0", "--data-dir", corrupt.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot open --data-dir"), "{err}");
+    let damaged = dir.join("damaged");
+    std::fs::create_dir_all(&damaged).unwrap();
+    std::fs::write(
+        damaged.join("snapshot-00000000000000000001.snap"),
+        b"not a snapshot",
+    )
+    .unwrap();
+    let (code, err) = run(&["--port", "0", "--data-dir", damaged.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot open --data-dir"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,10 +3,12 @@
 //! Every message is written for a human: it becomes the message of the Java exception the JNI
 //! boundary throws (`InvalidUserException` for [`StoreError::InvalidId`] and
 //! [`StoreError::InvalidName`], `InvalidJsonException` for [`StoreError::InvalidJson`]).
-//! The snapshot errors become `java.io.IOException`s (see `docs/SNAPSHOT.md`).
+//! The snapshot errors become `java.io.IOException`s (see `docs/SNAPSHOT.md`); the durability
+//! errors `StoreLockedException`, `DurabilityException` and `StoreClosedException` (see
+//! `docs/DURABILITY.md`).
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Why a call on [`Store`](crate::core::Store) was refused. The store is unchanged whenever one
 /// of these is returned.
@@ -43,8 +45,11 @@ pub enum StoreError {
     },
 
     /// A snapshot file that is not a valid snapshot (`docs/SNAPSHOT.md`): wrong magic, version,
-    /// length or checksum, or an invalid record. Becomes `CorruptSnapshotException`.
-    #[error("snapshot {} is corrupt: {reason}", .path.display())]
+    /// length or checksum, or an invalid record; or a damaged log of a durable store's data
+    /// directory (`docs/DURABILITY.md`), whose reason names the offset. Becomes
+    /// `CorruptSnapshotException`. Displays as `snapshot <path> is corrupt: <reason>`, or
+    /// `log <path> is corrupt: <reason>` for a `.wal` file.
+    #[error("{} {} is corrupt: {reason}", file_kind(.path), .path.display())]
     SnapshotCorrupt {
         /// The file that was read.
         path: PathBuf,
@@ -60,6 +65,47 @@ pub enum StoreError {
         /// What failed, with the operating system's message.
         reason: String,
     },
+
+    /// A durable store's data directory is open in another store, in this process or another
+    /// (its `LOCK` file is locked). Becomes `StoreLockedException`.
+    #[error("data directory {} is locked by another store ({})", parent(.path).display(), .path.display())]
+    Locked {
+        /// The directory's `LOCK` file.
+        path: PathBuf,
+    },
+
+    /// The log of a durable store could not be written or synced during a write (or a
+    /// checkpoint's sync). The store then refuses every later write with this error; reads go
+    /// on. Becomes `DurabilityException`.
+    #[error("log {}: {reason}", .path.display())]
+    LogIo {
+        /// The log file.
+        path: PathBuf,
+        /// What failed, with the operating system's message.
+        reason: String,
+    },
+
+    /// A write on a durable store whose log was closed (`close_log`, or the store is being
+    /// closed). Becomes `StoreClosedException`.
+    #[error("the store is closed (its log is closed)")]
+    LogClosed,
+}
+
+/// `log` for a `.wal` file, else `snapshot`: the word that starts a corruption message.
+fn file_kind(path: &Path) -> &'static str {
+    if path.extension().is_some_and(|e| e == "wal") {
+        "log"
+    } else {
+        "snapshot"
+    }
+}
+
+/// The directory holding `path` (the path itself if it has none).
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => path,
+    }
 }
 
 impl StoreError {
@@ -118,5 +164,33 @@ mod tests {
         assert_eq!(message, "record 3: \"id\" must not be negative");
         let message = StoreError::json_at(None, "trailing comma at line 1 column 4").to_string();
         assert_eq!(message, "invalid JSON: trailing comma at line 1 column 4");
+    }
+
+    #[test]
+    fn durability_messages_name_the_file() {
+        let locked = StoreError::Locked {
+            path: "/x/LOCK".into(),
+        };
+        assert_eq!(
+            locked.to_string(),
+            "data directory /x is locked by another store (/x/LOCK)"
+        );
+        let corrupt = StoreError::SnapshotCorrupt {
+            path: "/x/log-00000000000000000003.wal".into(),
+            reason: "damaged record at offset 1234 (checksum mismatch)".into(),
+        };
+        assert_eq!(
+            corrupt.to_string(),
+            "log /x/log-00000000000000000003.wal is corrupt: damaged record at offset 1234 \
+             (checksum mismatch)"
+        );
+        let snapshot = StoreError::SnapshotCorrupt {
+            path: "/x/snapshot-00000000000000000003.snap".into(),
+            reason: "checksum mismatch".into(),
+        };
+        assert_eq!(
+            snapshot.to_string(),
+            "snapshot /x/snapshot-00000000000000000003.snap is corrupt: checksum mismatch"
+        );
     }
 }

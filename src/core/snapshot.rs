@@ -125,6 +125,18 @@ impl Store {
     }
 }
 
+/// The users of the snapshot `bytes` read from `path`, ascending by id, checked as by
+/// [`Store::open`]; borrowed from `bytes`.
+pub(crate) fn users_of<'a>(
+    bytes: &'a [u8],
+    path: &Path,
+) -> Result<Vec<(u64, &'a str)>, StoreError> {
+    parse(bytes).map_err(|reason| StoreError::SnapshotCorrupt {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
 /// Checks a whole snapshot and returns its users, or what is wrong with it.
 fn parse(bytes: &[u8]) -> Result<Vec<(u64, &str)>, String> {
     let len = bytes.len();
@@ -238,7 +250,7 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `bytes` to a temporary file next to `path`, syncs it, renames it over `path` and syncs
 /// the directory. On failure the temporary file is removed.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let file_name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"))?;
@@ -280,13 +292,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Flushes a directory's entries (the rename) to the disk.
 #[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
 /// Windows cannot open a directory as a file; its renames are flushed with the file system.
 #[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 

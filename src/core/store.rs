@@ -29,6 +29,10 @@
 //!   `for_each_sorted`, `export_json` and snapshots hold every mutex while they read.
 //! - The user count is an atomic updated while the shard mutex is held (and once per import),
 //!   so `len` takes no lock.
+//! - A durable store ([`Store::open_durable`], see `src/core/durable.rs`) applies
+//!   each write and appends its log record under its log's one writer lock, taken before any
+//!   shard mutex, then waits for durability outside every lock. A memory-only store pays one
+//!   check of an `Option` per write for this, and no lock.
 //! - A poisoned mutex is recovered: no table operation can leave a table inconsistent before it
 //!   could panic, short of running out of memory, which aborts.
 
@@ -37,12 +41,14 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::MutexGuard;
 
+use crate::core::durable::Durable;
 use crate::core::error::StoreError;
 use crate::core::hash::{hash_id, hash_name};
 use crate::core::import::parse_records;
 use crate::core::json::{write_user, write_user_into};
 use crate::core::name::{check_id, check_name, check_name_str};
 use crate::core::table::{long_words, shard_of, Built, Counts, NameBuf, Shard, EMPTY_ID, SHARDS};
+use crate::core::wal;
 use crate::reclaim::{pin, Guard};
 
 /// Optimistic attempts before a reader takes the shard's writer mutex.
@@ -73,6 +79,9 @@ pub struct Store {
     shards: Box<[Shard]>,
     /// The sum of the shards' lengths, as of the last completed write.
     len: AtomicU64,
+    /// The log of a store opened with [`Store::open_durable`]; `None` for a memory-only store,
+    /// whose writes then cost one check of this field more, and no lock.
+    durable: Option<Durable>,
 }
 
 impl Default for Store {
@@ -80,6 +89,7 @@ impl Default for Store {
         Store {
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             len: AtomicU64::new(0),
+            durable: None,
         }
     }
 }
@@ -115,6 +125,19 @@ impl Store {
     pub fn put(&self, id: i64, name_utf8: &[u8]) -> Result<(), StoreError> {
         let id = check_id(id)?;
         let name = check_name(name_utf8)?;
+        if let Some(durable) = &self.durable {
+            return durable.write(self, |log| {
+                self.apply_put(id, name);
+                wal::encode_put(log, id, name);
+            });
+        }
+        self.apply_put(id, name);
+        Ok(())
+    }
+
+    /// Inserts or replaces the valid user `id`, `name` (no log).
+    #[inline]
+    fn apply_put(&self, id: u64, name: &str) {
         let hash = hash_id(id);
         let g = pin();
         let shard = &self.shards[shard_of(hash)];
@@ -122,7 +145,30 @@ impl Store {
         if shard.insert(&g, &mut counts, id, hash, name) {
             self.len.fetch_add(1, Ordering::AcqRel);
         }
-        Ok(())
+    }
+
+    /// Removes the valid id `id` (no log); true if there was such a user.
+    #[inline]
+    fn apply_remove(&self, id: u64) -> bool {
+        let hash = hash_id(id);
+        let g = pin();
+        let shard = &self.shards[shard_of(hash)];
+        let mut counts = shard.lock();
+        let removed = shard.remove(&g, &mut counts, id, hash);
+        if removed {
+            self.len.fetch_sub(1, Ordering::AcqRel);
+        }
+        removed
+    }
+
+    /// The durable part, if the store is durable.
+    pub(crate) fn durable(&self) -> Option<&Durable> {
+        self.durable.as_ref()
+    }
+
+    /// Makes this store durable (once opened and replayed).
+    pub(crate) fn set_durable(&mut self, durable: Durable) {
+        self.durable = Some(durable);
     }
 
     /// Copies the name of `id` (hash `hash`) into `buf`; true if there is such a user. Lock-free
@@ -273,15 +319,17 @@ impl Store {
     /// [`StoreError::InvalidId`] if `id` is negative.
     pub fn remove(&self, id: i64) -> Result<bool, StoreError> {
         let id = check_id(id)?;
-        let hash = hash_id(id);
-        let g = pin();
-        let shard = &self.shards[shard_of(hash)];
-        let mut counts = shard.lock();
-        let removed = shard.remove(&g, &mut counts, id, hash);
-        if removed {
-            self.len.fetch_sub(1, Ordering::AcqRel);
+        if let Some(durable) = &self.durable {
+            // A remove that finds no user changes nothing and logs nothing.
+            return durable.write(self, |log| {
+                let removed = self.apply_remove(id);
+                if removed {
+                    wal::encode_remove(log, id);
+                }
+                removed
+            });
         }
-        Ok(removed)
+        Ok(self.apply_remove(id))
     }
 
     /// The ids of the users whose name equals `name_utf8` exactly (byte for byte, which is
@@ -377,7 +425,25 @@ impl Store {
     pub fn import_json(&self, json: &[u8]) -> Result<usize, StoreError> {
         let records = parse_records(json)?;
         let count = records.len();
-        let hashes: Vec<u64> = records.iter().map(|r| hash_id(r.id)).collect();
+        let user = |i: usize| (records[i].id, &*records[i].name);
+        if let Some(durable) = &self.durable {
+            // An import of no record changes nothing and logs nothing.
+            return durable.write(self, |log| {
+                if count > 0 {
+                    self.apply_users(count, user);
+                    wal::encode_import(log, count, user);
+                }
+                count
+            });
+        }
+        self.apply_users(count, user);
+        Ok(count)
+    }
+
+    /// Inserts or replaces the valid users `user(0) .. user(count - 1)` in order (the later
+    /// wins), with every shard's mutex held and window open for the whole batch.
+    fn apply_users<'a>(&self, count: usize, user: impl Fn(usize) -> (u64, &'a str)) {
+        let hashes: Vec<u64> = (0..count).map(|i| hash_id(user(i).0)).collect();
         let g = pin();
         let mut locks = self.lock_all();
         for shard in self.shards.iter() {
@@ -386,10 +452,10 @@ impl Store {
         // Make room for the users that are not there yet, so no shard grows more than once.
         let mut new_per_shard = [0usize; SHARDS];
         let mut buf = NameBuf::default();
-        for (record, &hash) in records.iter().zip(&hashes) {
+        for (i, &hash) in hashes.iter().enumerate() {
             let s = shard_of(hash);
             let known = self.shards[s]
-                .read(&g, record.id, hash, &mut buf)
+                .read(&g, user(i).0, hash, &mut buf)
                 .expect("a consistent table under the writer mutex");
             if !known {
                 new_per_shard[s] += 1;
@@ -400,10 +466,11 @@ impl Store {
             shard.reserve(&g, counts, more);
         }
         let mut added = 0u64;
-        for (record, &hash) in records.iter().zip(&hashes) {
+        for (i, &hash) in hashes.iter().enumerate() {
             let s = shard_of(hash);
             let shard = &self.shards[s];
-            if shard.insert(&g, &mut locks[s], record.id, hash, &record.name) {
+            let (id, name) = user(i);
+            if shard.insert(&g, &mut locks[s], id, hash, name) {
                 added += 1;
             }
         }
@@ -412,7 +479,6 @@ impl Store {
             shard.close();
         }
         drop(locks);
-        Ok(count)
     }
 
     /// Every user as a JSON array sorted by id: `[` users joined by `,` `]` (each as written by
@@ -534,7 +600,7 @@ impl Store {
             built.into_iter().map(|(_, built)| built).collect()
         };
         let total: usize = fresh.iter().map(Built::len).sum();
-        {
+        let install = || {
             let mut locks = self.lock_all();
             for shard in self.shards.iter() {
                 shard.open();
@@ -546,8 +612,15 @@ impl Store {
             for shard in self.shards.iter() {
                 shard.close();
             }
+        };
+        match &self.durable {
+            // Logged as a checkpoint whose snapshot holds the new content.
+            Some(durable) => durable.replace_all(self, install),
+            None => {
+                install();
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// Every shard's writer mutex, taken in ascending order.

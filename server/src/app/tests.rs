@@ -9,9 +9,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use userstore::Store;
+use userstore::{DurableOptions, Store, StoreError, SyncMode};
 
-use super::{App, AppState};
+use super::{store_error, App, AppState};
 
 const RANGE: &str = "an id must be in 0..9223372036854775807";
 
@@ -722,4 +722,119 @@ async fn concurrent_puts_of_one_id_create_it_once() {
         assert_eq!(created, 1, "id {id}");
     }
     assert_eq!(state.store().len(), 30);
+}
+
+/// A fresh, empty temporary directory for a durable store.
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "userstore-server-app-{name}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_store_answers_writes_once_they_are_in_its_directory() {
+    let dir = temp_dir("durable");
+    let options = || DurableOptions::new(SyncMode::Always);
+    let state =
+        Arc::new(AppState::new(Store::open_durable(&dir, options()).unwrap(), "native").unwrap());
+    let app = App::new(state.clone());
+    let put = send(&app, "PUT", "/users/1", r#"{"name":"Ada"}"#).await;
+    assert_eq!(
+        (put.status, put.text()),
+        (StatusCode::CREATED, r#"{"id":1,"name":"Ada"}"#.to_owned())
+    );
+    assert_eq!(
+        send(&app, "PUT", "/users/2", r#"{"name":"Bob"}"#)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        send(&app, "PUT", "/users/1", r#"{"name":"Ada L"}"#)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&app, "DELETE", "/users/2", "").await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        send(&app, "DELETE", "/users/3", "").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send(&app, "PUT", "/users/4", r#"{"name":""}"#).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    // Concurrent writes (on the blocking pool): every one answered, every one in the log.
+    let tasks: Vec<_> = (100..132)
+        .map(|id| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                send(
+                    &app,
+                    "PUT",
+                    &format!("/users/{id}"),
+                    format!(r#"{{"name":"n{id}"}}"#),
+                )
+                .await
+                .status
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::CREATED);
+    }
+    let stats = state.store().log_stats().unwrap();
+    assert_eq!(stats.durable, stats.appended, "{stats:?}");
+    assert!(stats.syncs >= 1, "{stats:?}");
+
+    // After close_log (shutdown), writes are refused with 503; reads go on.
+    state.store().close_log().unwrap();
+    let refused = send(&app, "PUT", "/users/5", r#"{"name":"late"}"#).await;
+    assert_eq!(
+        (refused.status, refused.text()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"error":"the server is shutting down"}"#.to_owned()
+        )
+    );
+    assert_eq!(
+        send(&app, "DELETE", "/users/1", "").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        send(&app, "GET", "/users/1", "").await.status,
+        StatusCode::OK
+    );
+    drop(app);
+    drop(state);
+
+    let reopened = Store::open_durable(&dir, options()).unwrap();
+    let mut expected = String::from(r#"[{"id":1,"name":"Ada L"}"#);
+    for id in 100..132 {
+        expected.push_str(&format!(r#",{{"id":{id},"name":"n{id}"}}"#));
+    }
+    expected.push(']');
+    assert_eq!(String::from_utf8(reopened.export_json()).unwrap(), expected);
+    drop(reopened);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_log_is_503_with_a_json_error() {
+    let e = StoreError::LogIo {
+        path: "/data/log-00000000000000000001.wal".into(),
+        reason: "No space left on device".into(),
+    };
+    let response = store_error(&e);
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "application/json"
+    );
 }

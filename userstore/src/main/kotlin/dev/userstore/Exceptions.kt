@@ -1,6 +1,7 @@
 package dev.userstore
 
 import java.io.IOException
+import java.io.UncheckedIOException
 
 /** A user, id or name that breaks the rules in docs/RULES.md. The store is unchanged. */
 open class InvalidUserException(
@@ -29,3 +30,20 @@ class NativeStoreException(
 class CorruptSnapshotException(
     message: String,
 ) : IOException(message)
+
+/**
+ * A durable store's directory (docs/DURABILITY.md) is open in another store, in this process or another. The
+ * message names the directory's `LOCK` file. Nothing was loaded and nothing in the directory was changed.
+ */
+class StoreLockedException(
+    message: String,
+) : IOException(message)
+
+/**
+ * A durable store could not write or sync its write-ahead log during a write (docs/DURABILITY.md); the message
+ * names the log file. The store refuses every later write with this exception (reads go on): close it and open
+ * the directory again, which replays the log from the disk.
+ */
+class DurabilityException(
+    message: String,
+) : UncheckedIOException(message, IOException(message))

@@ -1,7 +1,10 @@
 package dev.userstore
 
+import dev.userstore.internal.DataDirectory
 import dev.userstore.internal.Snapshot
 import dev.userstore.internal.StrictJson
+import dev.userstore.internal.Wal
+import dev.userstore.internal.WalFormat
 import java.io.IOException
 import java.nio.file.Path
 import java.util.concurrent.ConcurrentHashMap
@@ -29,12 +32,19 @@ import java.util.concurrent.ConcurrentSkipListSet
  * starts and again when it is done, so a call racing with [close] either returns what it would have
  * returned before the close or throws [StoreClosedException], never a result damaged by the emptying;
  * a write that lands after the emptying is removed again before its [StoreClosedException] is thrown.
+ *
+ * Durable stores ([openDurable], docs/DURABILITY.md) add a write-ahead log: every write applies its change and
+ * appends its record under the log's one writer lock (a `ReentrantLock`, so virtual threads do not pin), so the
+ * log's order is the order of the changes, then waits for durability as its [Sync] mode says after releasing it.
+ * A store that is not durable takes no lock at all. Closing a durable store takes the writer lock first, so a
+ * write racing with [close] either completes (its record durable) or throws [StoreClosedException].
  */
 class KotlinUserStore private constructor(
     expectedUsers: Int,
+    private val wal: Wal?,
 ) : UserStore {
     /** A new, empty store. */
-    constructor() : this(DEFAULT_CAPACITY)
+    constructor() : this(DEFAULT_CAPACITY, null)
 
     private val users = ConcurrentHashMap<Long, User>(expectedUsers)
     private val idsByName = ConcurrentHashMap<String, ConcurrentSkipListSet<Long>>(expectedUsers)
@@ -52,8 +62,23 @@ class KotlinUserStore private constructor(
         checkOpen()
         checkId(user.id)
         checkName(user.name)
-        store(user)
-        finishWrite()
+        val wal = wal
+        if (wal == null) {
+            store(user)
+            finishWrite()
+            return
+        }
+        val name = user.name.toByteArray(Charsets.UTF_8)
+        val ticket: Long
+        wal.lock.lock()
+        try {
+            wal.checkWritable()
+            store(user)
+            ticket = wal.appendPut(user.id, name)
+        } finally {
+            wal.lock.unlock()
+        }
+        wal.commit(ticket)
     }
 
     override fun get(id: Long): User? {
@@ -73,13 +98,33 @@ class KotlinUserStore private constructor(
     override fun remove(id: Long): Boolean {
         checkOpen()
         checkId(id)
+        val wal = wal
+        if (wal == null) {
+            val removed = removeUser(id)
+            finishWrite()
+            return removed
+        }
+        var ticket = -1L
+        wal.lock.lock()
+        try {
+            wal.checkWritable()
+            // A remove that finds no user changes nothing and logs nothing.
+            if (removeUser(id)) ticket = wal.appendRemove(id)
+        } finally {
+            wal.lock.unlock()
+        }
+        if (ticket < 0) return false
+        wal.commit(ticket)
+        return true
+    }
+
+    private fun removeUser(id: Long): Boolean {
         var removed = false
         users.computeIfPresent(id) { _, old ->
             unindex(old)
             removed = true
             null
         }
-        finishWrite()
         return removed
     }
 
@@ -112,8 +157,25 @@ class KotlinUserStore private constructor(
         checkOpen()
         val records = StrictJson.parseRecords(json)
         checkOpen()
-        for (user in records) store(user)
-        finishWrite()
+        val wal = wal
+        if (wal == null) {
+            for (user in records) store(user)
+            finishWrite()
+            return records.size
+        }
+        // An import of no records changes nothing and logs nothing.
+        if (records.isEmpty()) return 0
+        val encoded = WalFormat.importRecords(records, records.map { it.name.toByteArray(Charsets.UTF_8) })
+        val ticket: Long
+        wal.lock.lock()
+        try {
+            wal.checkWritable()
+            for (user in records) store(user)
+            ticket = wal.appendRecords(encoded)
+        } finally {
+            wal.lock.unlock()
+        }
+        wal.commit(ticket)
         return records.size
     }
 
@@ -132,21 +194,56 @@ class KotlinUserStore private constructor(
     @Throws(IOException::class)
     override fun save(path: Path) {
         checkOpen()
+        val snapshot = sortedUsers()
+        checkOpen()
+        Snapshot.save(path, snapshot)
+    }
+
+    /** The users, copied and sorted by id. */
+    private fun sortedUsers(): List<User> {
         val snapshot = ArrayList<User>(users.size)
         snapshot.addAll(users.values)
         snapshot.sortBy { it.id }
+        return snapshot
+    }
+
+    /**
+     * A checkpoint of a durable store (docs/DURABILITY.md, "Checkpoints"): the writers are held off while the log
+     * is synced and rotated and the content copied (sorted by id, as [save] does); the snapshot is written after.
+     * Does nothing on a store that is not durable.
+     *
+     * @throws IOException naming the file if the new log or the snapshot cannot be written
+     * @throws DurabilityException if the current log cannot be written or synced
+     * @throws StoreClosedException if the store is closed
+     */
+    @Throws(IOException::class)
+    override fun checkpoint() {
         checkOpen()
-        Snapshot.save(path, snapshot)
+        wal?.checkpoint()
+    }
+
+    /** `{appended, durable, syncs, generation}` of the log (docs/DURABILITY.md), or null if not durable (tests). */
+    internal fun logStats(): LongArray? {
+        checkOpen()
+        return wal?.stats()
     }
 
     /** Same as [get]: the map lookup never blocks, so no dispatcher switch is needed. */
     override suspend fun getUser(id: Long): User? = get(id)
 
-    /** Marks the store closed and frees its contents; closing again does nothing. */
+    /**
+     * Marks the store closed and frees its contents; closing again does nothing. A durable store first writes and
+     * syncs its buffered records and releases its directory ([DurabilityException] if that write fails; the
+     * directory is released all the same).
+     */
     override fun close() {
         if (closed) return
         closed = true
-        clearAll()
+        try {
+            wal?.close()
+        } finally {
+            clearAll()
+        }
     }
 
     /** Inserts or replaces [user] (already validated), keeping the name index in step. */
@@ -211,9 +308,47 @@ class KotlinUserStore private constructor(
         @Throws(IOException::class)
         fun open(path: Path): KotlinUserStore {
             val users = Snapshot.read(path)
-            val store = KotlinUserStore(maxOf(DEFAULT_CAPACITY, users.size))
+            val store = KotlinUserStore(maxOf(DEFAULT_CAPACITY, users.size), null)
             for (user in users) store.store(user)
             return store
+        }
+
+        /**
+         * A durable store on the data directory [dir] (docs/DURABILITY.md), created with its parents if missing:
+         * the newest snapshot is loaded and the logs after it replayed (a torn tail of the newest log is cut),
+         * and every write from then on returns only once its record is durable as [sync] says. A write that
+         * leaves the log at [checkpointLogBytes] bytes or more runs a [checkpoint] before it returns. The
+         * directory stays locked until [close]. The same directory opens with [NativeUserStore.openDurable].
+         *
+         * @throws IllegalArgumentException if [checkpointLogBytes] is below 1
+         * @throws StoreLockedException naming `DIR/LOCK` if another store (this process or another) has [dir] open
+         * @throws CorruptSnapshotException naming the file and the offset of a damaged snapshot or log record;
+         *   nothing is loaded and nothing in the directory is changed
+         * @throws IOException naming the file for any other failure
+         */
+        @JvmStatic
+        @JvmOverloads
+        @Throws(IOException::class)
+        fun openDurable(
+            dir: Path,
+            sync: Sync = Sync.ALWAYS,
+            checkpointLogBytes: Long = Sync.DEFAULT_CHECKPOINT_LOG_BYTES,
+        ): KotlinUserStore {
+            require(checkpointLogBytes >= 1) { "checkpointLogBytes must be at least 1, not $checkpointLogBytes" }
+            val opened = DataDirectory.open(dir, sync, checkpointLogBytes)
+            try {
+                val store = KotlinUserStore(maxOf(DEFAULT_CAPACITY, opened.users.size), opened.wal)
+                for (user in opened.users) store.store(user)
+                opened.wal.start(store::sortedUsers)
+                return store
+            } catch (t: Throwable) {
+                try {
+                    opened.wal.close()
+                } catch (suppressed: Throwable) {
+                    t.addSuppressed(suppressed)
+                }
+                throw t
+            }
         }
 
         private fun checkId(id: Long) {

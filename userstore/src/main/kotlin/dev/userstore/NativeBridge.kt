@@ -105,6 +105,26 @@ internal object NativeBridge {
     /** A new store read from the snapshot named by [pathUtf8]; its handle, owned as one from [create0]. */
     @JvmStatic external fun open0(pathUtf8: ByteArray): Long
 
+    /**
+     * A durable store on the directory named by [dirUtf8] (docs/DURABILITY.md); [sync] is 0 ALWAYS, 1 BATCH,
+     * 2 NONE; [checkpointLogBytes] at least 1. Its handle, owned as one from [create0]. Throws
+     * `StoreLockedException`, `CorruptSnapshotException` or `IOException`s (see `src/jni.rs`).
+     */
+    @JvmStatic external fun openDurable0(
+        dirUtf8: ByteArray,
+        sync: Int,
+        checkpointLogBytes: Long,
+    ): Long
+
+    /** A checkpoint of a durable store; nothing if the store is not durable. */
+    @JvmStatic external fun checkpoint0(handle: Long)
+
+    /** Writes `{appended, durable, syncs, generation}` into [out] (at least 4 longs); false if the store is not durable. */
+    @JvmStatic external fun logStats0(
+        handle: Long,
+        out: LongArray,
+    ): Boolean
+
     /** Returns [value] and does nothing else: the cost of one call through the read path's wrapper (JMH's floor). */
     @JvmStatic external fun noop0(value: Long): Long
 

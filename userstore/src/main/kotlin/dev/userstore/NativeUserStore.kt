@@ -2,6 +2,7 @@ package dev.userstore
 
 import dev.userstore.internal.NativeBinding
 import dev.userstore.internal.NativeCalls
+import dev.userstore.internal.OpenDirectories
 import java.io.IOException
 import java.lang.ref.Cleaner
 import java.lang.ref.Reference
@@ -30,6 +31,8 @@ import java.util.concurrent.atomic.AtomicBoolean
 class NativeUserStore private constructor(
     private val handle: Long,
     private val calls: NativeCalls,
+    /** A durable store's entry in the JVM's registry of open directories; null if not durable. */
+    private val directory: OpenDirectories.Registration? = null,
 ) : UserStore {
     /** A new, empty store, through this JVM's binding ([binding]). Loads the native library on first use. */
     constructor() : this(CALLS)
@@ -43,7 +46,7 @@ class NativeUserStore private constructor(
     @Volatile private var closed = false
 
     init {
-        CLEANER.register(this, Destroy(handle, calls))
+        CLEANER.register(this, Destroy(handle, calls, directory))
     }
 
     override val size: Long
@@ -87,17 +90,27 @@ class NativeUserStore private constructor(
         call { calls.save(handle, pathUtf8) }
     }
 
+    /** A checkpoint in Rust (see [UserStore.checkpoint] and docs/DURABILITY.md); nothing if the store is not durable. */
+    @Throws(IOException::class)
+    override fun checkpoint() = call { calls.checkpoint(handle) }
+
+    /** `{appended, durable, syncs, generation}` of the log (docs/DURABILITY.md), or null if not durable (tests). */
+    internal fun logStats(): LongArray? = call { calls.logStats(handle) }
+
     override suspend fun getUser(id: Long): User? = get(id)
 
     /**
-     * Closes the store: no call starts after this. Returns at once; the native memory is freed now if no call
-     * is in flight, else by the last of those calls as it returns. Idempotent and thread-safe.
+     * Closes the store: no call starts after this. The native memory is freed now if no call is in flight, else
+     * by the last of those calls as it returns. A durable store first writes and syncs its buffered records
+     * and releases its directory (waiting for the writers holding the log's lock), so the directory can be
+     * opened again when this returns. Idempotent and thread-safe.
      */
     override fun close() {
         closed = true
         try {
             calls.close(handle)
         } finally {
+            directory?.release()
             Reference.reachabilityFence(this)
         }
     }
@@ -126,11 +139,18 @@ class NativeUserStore private constructor(
     private class Destroy(
         private val handle: Long,
         private val calls: NativeCalls,
+        private val directory: OpenDirectories.Registration?,
     ) : Runnable {
         private val done = AtomicBoolean(false)
 
         override fun run() {
-            if (done.compareAndSet(false, true)) calls.destroy(handle)
+            if (done.compareAndSet(false, true)) {
+                try {
+                    calls.destroy(handle)
+                } finally {
+                    directory?.release()
+                }
+            }
         }
     }
 
@@ -179,6 +199,42 @@ class NativeUserStore private constructor(
         @JvmStatic
         @Throws(IOException::class)
         fun open(path: Path): NativeUserStore = NativeUserStore(CALLS.open(encodePath(path)), CALLS)
+
+        /**
+         * A durable store on the data directory [dir] (docs/DURABILITY.md), created with its parents if missing,
+         * kept by the Rust core: the newest snapshot is loaded and the logs after it replayed (a torn tail of the
+         * newest log is cut), and every write from then on returns only once its record is durable as [sync]
+         * says. A write that leaves the log at [checkpointLogBytes] bytes or more runs a [checkpoint] before it
+         * returns. The directory stays locked until [close]. The same directory opens with
+         * [KotlinUserStore.openDurable].
+         *
+         * @throws IllegalArgumentException if [checkpointLogBytes] is below 1
+         * @throws StoreLockedException naming `DIR/LOCK` if another store (this process or another) has [dir] open
+         * @throws CorruptSnapshotException naming the file and the offset of a damaged snapshot or log record;
+         *   nothing is loaded and nothing in the directory is changed
+         * @throws IOException naming the file for any other failure
+         */
+        @JvmStatic
+        @JvmOverloads
+        @Throws(IOException::class)
+        fun openDurable(
+            dir: Path,
+            sync: Sync = Sync.ALWAYS,
+            checkpointLogBytes: Long = Sync.DEFAULT_CHECKPOINT_LOG_BYTES,
+        ): NativeUserStore {
+            require(checkpointLogBytes >= 1) { "checkpointLogBytes must be at least 1, not $checkpointLogBytes" }
+            // This JVM's registry first: a second descriptor of LOCK opened and closed here would drop the
+            // classic POSIX lock a KotlinUserStore of this process holds on it.
+            val directory = OpenDirectories.register(dir)
+            val handle =
+                try {
+                    CALLS.openDurable(encodePath(dir), sync.ordinal, checkpointLogBytes)
+                } catch (t: Throwable) {
+                    directory.release()
+                    throw t
+                }
+            return NativeUserStore(handle, CALLS, directory)
+        }
 
         /** The path as the UTF-8 bytes the native side reads. */
         private fun encodePath(path: Path): ByteArray = path.toString().toByteArray(Charsets.UTF_8)

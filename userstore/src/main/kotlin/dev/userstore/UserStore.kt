@@ -53,6 +53,21 @@ interface UserStore : AutoCloseable {
     @Throws(IOException::class)
     fun save(path: Path)
 
+    /**
+     * On a durable store (`openDurable`, docs/DURABILITY.md), a checkpoint: the log is synced and a new one
+     * started, then the content is written as a snapshot and the files of the older generations deleted, so
+     * the next open replays nothing before it. Writers are held off only while the log is rotated and the
+     * content copied. A write that leaves the log at `checkpointLogBytes` or more runs one by itself. On a
+     * store that is not durable, does nothing.
+     *
+     * @throws IOException naming the file if the new log or the snapshot cannot be written (the directory
+     *   still opens to the same content)
+     * @throws DurabilityException if the current log cannot be written or synced
+     * @throws StoreClosedException if the store is closed
+     */
+    @Throws(IOException::class)
+    fun checkpoint()
+
     /** [get] in the coroutine shape a Ktor handler uses. */
     suspend fun getUser(id: Long): User?
 

@@ -6,10 +6,12 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import dev.userstore.CorruptSnapshotException;
+import dev.userstore.DurabilityException;
 import dev.userstore.InvalidJsonException;
 import dev.userstore.InvalidUserException;
 import dev.userstore.NativeStoreException;
 import dev.userstore.StoreClosedException;
+import dev.userstore.StoreLockedException;
 import dev.userstore.User;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -60,6 +62,8 @@ public final class FfmCalls implements NativeCalls {
     private static final int ERR_NO_SUCH_FILE = -5;
     private static final int ERR_CORRUPT_SNAPSHOT = -6;
     private static final int ERR_IO = -7;
+    private static final int ERR_LOCKED = -10;
+    private static final int ERR_LOG_IO = -11;
 
     private static final Linker LINKER = Linker.nativeLinker();
     /** The library is loaded (System.load) by NativeLoader, in this class loader, before this class is. */
@@ -102,6 +106,22 @@ public final class FfmCalls implements NativeCalls {
     private static final MethodHandle NOOP = critical("userstore_noop", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG));
     private static final MethodHandle HAS_TEST_HOOKS =
             plain("userstore_has_test_hooks", FunctionDescriptor.of(JAVA_INT));
+
+    /**
+     * The durable-store entries (docs/DURABILITY.md), plain downcalls (they block on I/O), looked up when first
+     * used: a library without them still serves every other call.
+     */
+    private static final class Durable {
+        static final MethodHandle OPEN_DURABLE = plain(
+                "userstore_open_durable",
+                FunctionDescriptor.of(JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_LONG, ADDRESS));
+        static final MethodHandle CHECKPOINT =
+                plain("userstore_checkpoint", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+        static final MethodHandle LOG_STATS =
+                plain("userstore_log_stats", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS));
+
+        private Durable() {}
+    }
 
     /** getMany's length words, read in native order straight from the entries array. */
     private static final VarHandle INT_AT =
@@ -380,6 +400,49 @@ public final class FfmCalls implements NativeCalls {
     }
 
     @Override
+    public long openDurable(byte[] dirUtf8, int sync, long checkpointLogBytes) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment dir = arena.allocateFrom(JAVA_BYTE, dirUtf8);
+            MemorySegment code = arena.allocate(JAVA_INT);
+            long handle = (long) Durable.OPEN_DURABLE.invokeExact(
+                    dir, (long) dirUtf8.length, sync, checkpointLogBytes, code);
+            if (handle == 0) {
+                throw rethrow(error(code.get(JAVA_INT, 0)));
+            }
+            return handle;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    @Override
+    public void checkpoint(long handle) throws IOException {
+        int result;
+        try {
+            result = (int) Durable.CHECKPOINT.invokeExact(handle);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        check(result);
+    }
+
+    @Override
+    public long[] logStats(long handle) {
+        int result;
+        long[] stats = new long[4];
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(JAVA_LONG, 4);
+            result = (int) Durable.LOG_STATS.invokeExact(handle, out);
+            if (result == 1) {
+                MemorySegment.copy(out, JAVA_LONG, 0, stats, 0, 4);
+            }
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return check(result) == 1 ? stats : null;
+    }
+
+    @Override
     public boolean hasTestHooks() {
         try {
             return (int) HAS_TEST_HOOKS.invokeExact() == 1;
@@ -449,6 +512,8 @@ public final class FfmCalls implements NativeCalls {
             case ERR_NO_SUCH_FILE -> new NoSuchFileException(message);
             case ERR_CORRUPT_SNAPSHOT -> new CorruptSnapshotException(message);
             case ERR_IO -> new IOException(message);
+            case ERR_LOCKED -> new StoreLockedException(message);
+            case ERR_LOG_IO -> new DurabilityException(message);
             default -> new NativeStoreException(message);
         };
     }

@@ -81,6 +81,19 @@ internal object JniCalls : NativeCalls {
         pathUtf8: ByteArray,
     ) = NativeBridge.save0(handle, pathUtf8)
 
+    override fun openDurable(
+        dirUtf8: ByteArray,
+        sync: Int,
+        checkpointLogBytes: Long,
+    ): Long = NativeBridge.openDurable0(dirUtf8, sync, checkpointLogBytes)
+
+    override fun checkpoint(handle: Long) = NativeBridge.checkpoint0(handle)
+
+    override fun logStats(handle: Long): LongArray? {
+        val out = LongArray(4)
+        return if (NativeBridge.logStats0(handle, out)) out else null
+    }
+
     override fun hasTestHooks(): Boolean = NativeBridge.hasTestHooks0()
 
     override fun panicForTest(message: ByteArray) = NativeBridge.panicForTest0(message)

@@ -79,6 +79,21 @@ internal interface NativeCalls {
         pathUtf8: ByteArray,
     )
 
+    /** A durable store on the directory [dirUtf8]; [sync] is the ordinal of `dev.userstore.Sync`. */
+    @Throws(IOException::class)
+    fun openDurable(
+        dirUtf8: ByteArray,
+        sync: Int,
+        checkpointLogBytes: Long,
+    ): Long
+
+    /** A checkpoint; nothing if the store is not durable. */
+    @Throws(IOException::class)
+    fun checkpoint(handle: Long)
+
+    /** `{appended, durable, syncs, generation}`, or null if the store is not durable. */
+    fun logStats(handle: Long): LongArray?
+
     /** Whether the loaded library has the test-only entries. */
     fun hasTestHooks(): Boolean
 

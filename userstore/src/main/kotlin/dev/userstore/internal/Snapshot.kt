@@ -75,7 +75,7 @@ internal object Snapshot {
     }
 
     /** Flushes the directory entry of the rename; some platforms (Windows) cannot open a directory, then it is skipped. */
-    private fun forceDirectory(dir: Path) {
+    fun forceDirectory(dir: Path) {
         try {
             FileChannel.open(dir, StandardOpenOption.READ).use { it.force(true) }
         } catch (e: IOException) {
@@ -322,7 +322,7 @@ internal object Snapshot {
      * Strict UTF-8 check (no overlong forms, no surrogates, nothing above U+10FFFF) of `bytes[start, start + length)`.
      * Returns the number of code points, or `-(offset + 1)` where the first invalid sequence starts.
      */
-    private fun checkUtf8(
+    fun checkUtf8(
         bytes: ByteArray,
         start: Int,
         length: Int,
