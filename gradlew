@@ -16,7 +16,7 @@
 #                           environment in benchmarks/build/reports/jmh (DurableBenchmark only when named)
 #   ./gradlew jmhDurable [--args="JMH options"]   DurableBenchmark (issue 13: puts per sync mode, 1/2/8
 #                           writers, throughput and latency) and SyncFloorBenchmark (this disk's fdatasync);
-#                           1 fork, 2 x 1 s warm-up, 3 x 2 s measured, ~8 min; results-durable-<date>.json
+#                           1 fork, 2 x 1 s warm-up, 3 x 2 s measured, ~9 min; results-durable-<date>.json
 #                           and its table (scripts/jmh-durable-table.py)
 #   ./gradlew durableLoadtest [-PdurableLoadtest.NAME=VALUE ...]   installDist and the Rust server, then
 #                           scripts/durable-loadtest.sh: PUT load on the three services per sync mode
@@ -187,7 +187,7 @@ run_jmh() {
     echo "gradlew: JDK $feature has no virtual threads: VirtualThreadBenchmark is left out (run on JDK 21+)" >&2
     excludes+=(VirtualThreadBenchmark)
   fi
-  # DurableBenchmark and SyncFloorBenchmark (~8 min, disk-bound) run only when named: ./gradlew jmhDurable, or
+  # DurableBenchmark and SyncFloorBenchmark (~9 min, disk-bound) run only when named: ./gradlew jmhDurable, or
   # --args="DurableBenchmark".
   case " $* " in *Durable* | *SyncFloor*) ;; *) excludes+=(DurableBenchmark SyncFloorBenchmark) ;; esac
   if [ ${#excludes[@]} -gt 0 ]; then
