@@ -13,7 +13,13 @@
 #                           local Maven repository, for a backend's mavenLocal()
 #   ./gradlew jmh [-Pjmh.profile=quick|full] [-Pjmh.profiler=async] [--args="JMH options"]
 #                           JMH benchmarks (benchmarks/build/benchmarks.jar); JSON results and the
-#                           environment in benchmarks/build/reports/jmh
+#                           environment in benchmarks/build/reports/jmh (DurableBenchmark only when named)
+#   ./gradlew jmhDurable [--args="JMH options"]   DurableBenchmark (issue 13: puts per sync mode, 1/2/8
+#                           writers, throughput and latency) and SyncFloorBenchmark (this disk's fdatasync);
+#                           1 fork, 2 x 1 s warm-up, 3 x 2 s measured, ~9 min; results-durable-<date>.json
+#                           and its table (scripts/jmh-durable-table.py)
+#   ./gradlew durableLoadtest [-PdurableLoadtest.NAME=VALUE ...]   installDist and the Rust server, then
+#                           scripts/durable-loadtest.sh: PUT load on the three services per sync mode
 #   ./gradlew loadtest [-Ploadtest.rate=10000 -Ploadtest.users=1000000,5000000 ...]
 #                           installDist, then scripts/loadtest.sh (settings: see the script)
 #   ./gradlew fuzz [-Pfuzz.seconds=60]   coverage-guided fuzzing of the Rust core (scripts/fuzz.sh)
@@ -48,7 +54,7 @@ while [ $# -gt 0 ]; do
     -P*=*)
       kv=${1#-P}
       case ${kv%%=*} in
-        jmh.profile|jmh.profiler|jmh.profiler.event|fuzz.seconds|loadtest.*) props[${kv%%=*}]=${kv#*=} ;;
+        jmh.profile|jmh.profiler|jmh.profiler.event|fuzz.seconds|loadtest.*|durableLoadtest.*) props[${kv%%=*}]=${kv#*=} ;;
         *) die "unknown project property $1 (see ./gradlew tasks)" ;;
       esac
       ;;
@@ -137,11 +143,14 @@ no_checks=(-DskipTests -DskipRustLint=true -Dktlint.skip=true)
 # ./gradlew jmh: see the task list at the top.
 run_jmh() {
   local jar=benchmarks/build/benchmarks.jar out=benchmarks/build/reports/jmh profile=${props[jmh.profile]:-quick}
+  local prefix=results
   mkdir -p "$out"
   local opts
   case $profile in
     quick) opts=(-f 1 -wi 3 -w 1s -i 5 -r 1s) ;;
     full) opts=(-f 3 -wi 5 -w 2s -i 10 -r 2s) ;;
+    # jmhDurable: 2 stores x 4 sync modes x 3 writer counts x 2 modes = 48 forks of ~10 s, + 2 for the sync floor.
+    durable) opts=(-f 1 -wi 2 -w 1s -i 3 -r 2s) prefix=results-durable ;;
     *) die "jmh.profile must be quick or full, not $profile" ;;
   esac
   local stamp java_cmd=java
@@ -154,6 +163,7 @@ run_jmh() {
     printf '"gc":"JVM default (G1 unless -jvmArgs says otherwise)","os":"%s"}\n' "$(uname -sr)"
   } > "$out/environment-$stamp.json"
   eval "set -- $run_args"
+  if [ "$profile" = durable ]; then set -- DurableBenchmark SyncFloorBenchmark "$@"; fi
   # -Pjmh.profiler=async: async-profiler's agent, from its jar beside the benchmarks jar; CPU time
   # sampled by interval timer (perf events are often unavailable on virtual machines;
   # -Pjmh.profiler.event changes it); a flame graph and a flat profile per benchmark.
@@ -172,9 +182,19 @@ run_jmh() {
   # Virtual threads need JDK 21+: on an older JDK their benchmark is left out (said, not hidden).
   local feature
   feature=$("$java_cmd" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+  local excludes=()
   if [ "${feature%%.*}" -lt 21 ] 2> /dev/null; then
     echo "gradlew: JDK $feature has no virtual threads: VirtualThreadBenchmark is left out (run on JDK 21+)" >&2
-    set -- "$@" -e VirtualThreadBenchmark
+    excludes+=(VirtualThreadBenchmark)
+  fi
+  # DurableBenchmark and SyncFloorBenchmark (~9 min, disk-bound) run only when named: ./gradlew jmhDurable, or
+  # --args="DurableBenchmark".
+  case " $* " in *Durable* | *SyncFloor*) ;; *) excludes+=(DurableBenchmark SyncFloorBenchmark) ;; esac
+  if [ ${#excludes[@]} -gt 0 ]; then
+    case " $* " in
+      *" -e "*) ;; # the caller's own -e wins (JMH takes one)
+      *) set -- "$@" -e "$(IFS=,; echo "${excludes[*]}")" ;;
+    esac
   fi
   # Below JDK 22 there is no FFM binding: native is JNI, so the forced-JNI contender is left out.
   if [ "${feature%%.*}" -lt 22 ] 2> /dev/null; then
@@ -190,8 +210,12 @@ run_jmh() {
     case " $* " in *" ${opts[i]} "*) ;; *) keep+=("${opts[i]}" "${opts[i + 1]}") ;; esac
   done
   echo "> java -jar $jar ${keep[*]} $*" >&2
-  "$java_cmd" --enable-native-access=ALL-UNNAMED -jar "$jar" "${keep[@]}" -rf json -rff "$out/results-$stamp.json" "$@"
-  echo "JMH results: $out/results-$stamp.json (environment: $out/environment-$stamp.json)" >&2
+  "$java_cmd" --enable-native-access=ALL-UNNAMED -jar "$jar" "${keep[@]}" -rf json -rff "$out/$prefix-$stamp.json" "$@"
+  echo "JMH results: $out/$prefix-$stamp.json (environment: $out/environment-$stamp.json)" >&2
+  if [ "$profile" = durable ]; then
+    python3 scripts/jmh-durable-table.py "$out/$prefix-$stamp.json" | tee "$out/$prefix-$stamp.md"
+    echo "table: $out/$prefix-$stamp.md" >&2
+  fi
 }
 
 for task in "${tasks[@]}"; do
@@ -220,6 +244,20 @@ for task in "${tasks[@]}"; do
     jmh)
       maven package "${no_checks[@]}" -pl benchmarks -am 1>&2
       run_jmh
+      ;;
+    jmhDurable)
+      maven package "${no_checks[@]}" -pl benchmarks -am 1>&2
+      props[jmh.profile]=durable
+      run_jmh
+      ;;
+    durableLoadtest)
+      maven package "${no_checks[@]}" -pl kotlin-demo -am 1>&2
+      cargo build --release --locked -p userstore-server --target-dir "$root/target" 1>&2
+      # -PdurableLoadtest.NAME=VALUE becomes DURABLE_LOADTEST_NAME=VALUE (services, modes, connections, ...).
+      for key in "${!props[@]}"; do
+        case $key in durableLoadtest.*) name=${key#durableLoadtest.}; export "DURABLE_LOADTEST_${name^^}=${props[$key]}" ;; esac
+      done
+      bash scripts/durable-loadtest.sh
       ;;
     loadtest)
       maven package "${no_checks[@]}" -pl kotlin-demo -am 1>&2

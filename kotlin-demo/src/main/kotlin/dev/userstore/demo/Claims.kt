@@ -8,6 +8,8 @@ internal class Extras(
     val gcPressure: List<GcPressureRun>,
     /** Fresh JVMs per store behind the start-up figures (medians). */
     val startupRepeats: Int = STARTUP_REPEATS,
+    /** The durability scenario (puts memory-only against durable); null if --no-durability. */
+    val durability: DurabilityRun? = null,
 )
 
 /** The verdict on each claim, from this run's numbers; empty unless both stores were measured. */
@@ -89,6 +91,7 @@ internal fun extrasText(
                 (if (bad.isEmpty()) "" else "; not clean: " + bad.joinToString("; ") { "${it.name} (${it.outcome})" })
         }
     }
+    extras.durability?.let { lines += durabilityText(it) }
     if (extras.gcPressure.isNotEmpty()) {
         lines += ""
         lines += gcPressureTable(extras.gcPressure, extras.gcPressureOptions?.sameJvm ?: false)

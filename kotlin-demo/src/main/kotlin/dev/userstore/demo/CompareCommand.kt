@@ -125,6 +125,22 @@ class CompareCommand(
     ).double()
         .restrictTo(0.1..3600.0)
         .default(DEFAULT_GC_PRESSURE_SECONDS)
+    private val durability by option("--durability", help = "also measure puts memory-only against durable (Sync.ALWAYS, Sync.BATCH)")
+        .flag("--no-durability", default = true)
+    private val durabilityDuration by option(
+        "--durability-duration",
+        metavar = "SECONDS",
+        help = "seconds of puts per store, per mode, per thread count (1 and 8) in the durability scenario",
+    ).double()
+        .restrictTo(0.05..600.0)
+        .default(DEFAULT_DURABILITY_SECONDS)
+        .check("must be a number") { it.isFinite() }
+    private val durabilityDir by option(
+        "--durability-dir",
+        metavar = "DIR",
+        help = "where the durability scenario makes its data directories",
+    ).path(canBeFile = false)
+        .default(Path.of(System.getProperty("java.io.tmpdir")), defaultForHelp = "java.io.tmpdir")
     private val allocRate by allocRateOption()
     private val gcs by collectorsOption()
     private val gcPressureHeap by heapOption("--gc-pressure-heap", DEFAULT_GC_PRESSURE_HEAP)
@@ -159,7 +175,8 @@ class CompareCommand(
         val pressureOptions =
             if (gcPressure) GcPressureOptions(gcPressureUsers, gcPressureDuration, allocRate, gcs, gcPressureHeap, seed) else null
         val pressure = pressureOptions?.let { runGcPressure(it, log) }.orEmpty()
-        val extras = Extras(startup, safety, pressureOptions, pressure, startupRepeats)
+        val durable = if (durability) runDurability(options.stores, DurabilityOptions(durabilityDuration, durabilityDir), log) else null
+        val extras = Extras(startup, safety, pressureOptions, pressure, startupRepeats, durable)
         val verdicts = verdicts(options, results, extras)
         val loadTest = LoadTestSummary.find()
         val text =
@@ -194,5 +211,8 @@ class CompareCommand(
         const val DEFAULT_GC_PRESSURE_USERS = 1_000_000
         const val DEFAULT_GC_PRESSURE_SECONDS = 2.0
         const val DEFAULT_GC_PRESSURE_HEAP = "1g"
+
+        /** The durability scenario: seconds per store, mode and thread count (12 runs for both stores). */
+        const val DEFAULT_DURABILITY_SECONDS = 1.0
     }
 }

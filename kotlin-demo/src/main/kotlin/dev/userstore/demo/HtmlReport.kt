@@ -96,6 +96,7 @@ internal class HtmlReport(
                         )
                     },
                 "gcPressure" to if (extras.gcPressure.isEmpty()) null else gcPressureJson(extras.gcPressureOptions, extras.gcPressure),
+                "durability" to extras.durability?.let(::durabilityJson),
                 "verdicts" to verdicts.map { linkedMapOf("claim" to it.claim, "outcome" to it.outcome.text, "why" to it.why) },
                 "writtenAt" to Instant.now().toString(),
             )
@@ -158,6 +159,12 @@ internal class HtmlReport(
                 add("gc_pressure", k, gc, "pressure_gc_pause_ms", s.pressureGc.pauseMillis)
                 add("gc_pressure", k, gc, "pressure_gc_max_pause_ms", s.pressureGc.maxPauseMillis)
             }
+        }
+        extras.durability?.let { run ->
+            for (m in run.measurements) {
+                add("durability", m.kind.label, jvmGc, "${m.mode.name.lowercase()}_${m.threads}t_puts_per_second", m.putsPerSecond)
+            }
+            for (g in run.goals) add("durability_goal", g.kind.label, "", g.goal, g.outcome)
         }
         verdicts.forEach { add("verdict", "", "", it.claim, it.outcome.text) }
         return rows.joinToString("") { row -> row.joinToString(",") { csv(it) } + "\n" }
@@ -248,6 +255,25 @@ internal class HtmlReport(
             "\n<h3>The issue's goals</h3>\n" + table(listOf("goal", "measured", "limit", "met"), t.goals) + "\n" + charts
     }
 
+    /** The durability scenario's table and goals, or a line saying it was not run. */
+    private fun durabilitySection(): String {
+        val run = extras.durability ?: return "<h2>Durability</h2>\n<p>Not measured (--no-durability).</p>"
+        val rows = durabilityRows(run)
+        val table =
+            "<table>\n<tr>" + rows.first().joinToString("") { "<th>${html(it)}</th>" } + "</tr>\n" +
+                rows.drop(1).joinToString("\n") { r -> "<tr>" + r.joinToString("") { "<td>${html(it)}</td>" } + "</tr>" } + "\n</table>"
+        val goals =
+            run.goals.joinToString("\n") { g ->
+                "<tr class=\"${g.outcome.replace(' ', '_')}\"><td>${html(g.kind.label)}</td><td>${html(g.goal)}</td>" +
+                    "<td>${html(goalFigure(g.measured, g.unit))}</td><td>at least ${html(goalFigure(g.atLeast, g.unit))}</td>" +
+                    "<td class=\"outcome\">${html(g.outcome)}</td></tr>"
+            }
+        val floor = floorText(run)?.let { "<p>${html(it)}</p>\n" }.orEmpty()
+        return "<h2>Durability: what a durable store costs a put</h2>\n<p>${html(durabilityHow(run))}.</p>\n$table\n$floor" +
+            "<h3>Goals of issue 13</h3>\n<table>\n<tr><th>store</th><th>goal</th><th>measured</th><th>limit</th><th>met</th></tr>\n" +
+            goals + "\n</table>"
+    }
+
     private fun verdictRows(verdicts: List<Verdict>): String =
         verdicts.joinToString("\n") { v ->
             "<tr class=\"${v.outcome.name.lowercase()}\"><td>${html(v.claim)}</td><td class=\"outcome\">${html(v.outcome.text)}</td>" +
@@ -280,6 +306,8 @@ internal class HtmlReport(
             |tr.does_not_hold td.outcome { color: #b42318; }
             |tr.depends td.outcome { color: #9a6700; }
             |tr.not_measured td.outcome { color: #666; }
+            |tr.met td.outcome { color: #1a7f37; }
+            |tr.not_met td.outcome { color: #b42318; }
             |figure { margin: 2em 0; }
             |figcaption { color: #555; font-size: 0.9em; }
             |pre { background: #f6f8fa; padding: 1em; overflow-x: auto; font-size: 0.8em; }
@@ -303,6 +331,7 @@ internal class HtmlReport(
             |</table>
             |<h2>Charts</h2>
             |$chartBlocks
+            |${durabilitySection()}
             |${loadTestSection(serviceSvgs)}
             |<h2>The console output of this run</h2>
             |<pre>${html(consoleText)}</pre>

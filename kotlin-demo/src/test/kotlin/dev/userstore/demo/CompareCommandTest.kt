@@ -24,7 +24,7 @@ class CompareCommandTest {
         val json = dir.resolve("results.json")
         val result =
             compare(
-                "--users $users --duration 1 --warmup 0.3 --store both --json $json --no-gc-pressure --startup-repeats 1 --report-dir $dir",
+                "--users $users --duration 1 --warmup 0.3 --store both --json $json --no-gc-pressure --no-durability --startup-repeats 1 --report-dir $dir",
             )
         val table = Table.parse(result.stdout)
         // On JDK 22+ the native store runs over FFM and the JNI binding is measured beside it.
@@ -76,7 +76,7 @@ class CompareCommandTest {
     ) {
         val result =
             compare(
-                "--users 500 --duration 0.2 --warmup 0 --store kotlin --threads 2 --no-gc-pressure --startup-repeats 1 --report-dir $dir",
+                "--users 500 --duration 0.2 --warmup 0 --store kotlin --threads 2 --no-gc-pressure --no-durability --startup-repeats 1 --report-dir $dir",
             )
         val table = Table.parse(result.stdout)
         assertEquals(listOf("kotlin"), table.columns)
@@ -98,6 +98,7 @@ class CompareCommandTest {
             "extra",
             "--gc cms",
             "--gc-pressure-heap 2x",
+            "--durability-duration 0",
         )) {
             val error = assertFailsWith<UsageError>(args) { compare(args) }
             assertEquals(1, error.statusCode, args)

@@ -21,7 +21,8 @@ class ReportTest {
         CompareCommand(PrintStream(out, true, Charsets.UTF_8), PrintStream(err, true, Charsets.UTF_8)).parse(
             (
                 "--users 2000 --duration 0.3 --warmup 0.2 --startup-repeats 1 --report-dir $dir --gc-pressure-users 3000 " +
-                    "--gc-pressure-duration 0.2 --alloc-rate 50 --gc serial --gc-pressure-heap 256m"
+                    "--gc-pressure-duration 0.2 --alloc-rate 50 --gc serial --gc-pressure-heap 256m --durability-duration 0.1 " +
+                    "--durability-dir $dir/durable"
             ).split(" "),
         )
         val stdout = out.toString(Charsets.UTF_8)
@@ -55,6 +56,17 @@ class ReportTest {
         assertTrue(csv.any { it.startsWith("gc_pressure,kotlin,serial,pressure_p99.9_ns,") }, "GC pressure rows in the CSV")
         assertTrue(csv.any { it.startsWith("safety,native,,clean_exceptions,$HOSTILE_CALLS") }, "safety rows in the CSV")
         assertTrue(Files.readAllLines(dir.resolve("percentiles.csv")).size > 10, "percentile curves")
+
+        // The durability scenario: measured in this run, in the console, the page, the JSON and the CSV.
+        assertTrue("Durability (issue 13):" in stdout, stdout)
+        val goalLines = stdout.lines().filter { Regex("^- (native|kotlin): Sync\\.").containsMatchIn(it) }
+        assertEquals(8, goalLines.size, "4 goals per store:\n$stdout")
+        for (line in goalLines) assertTrue(Regex(": (MET|NOT MET)$").containsMatchIn(line), line)
+        assertTrue("<h2>Durability: what a durable store costs a put</h2>" in html, "durability section")
+        assertTrue(Regex("<td class=\"outcome\">(met|not met)</td>").findAll(html).count() == 8, "durability goal cells")
+        assertTrue("\"durability\":{\"seconds\":0.1," in json && "\"syncFloor\":{\"recordBytes\":40," in json, "durability JSON")
+        assertTrue(csv.any { it.startsWith("durability,native,") && "always_8t_puts_per_second" in it }, "durability rows in the CSV")
+        assertEquals(emptyList(), Files.list(dir.resolve("durable")).use { it.toList() }, "every data directory deleted")
     }
 
     @Test
