@@ -3,6 +3,7 @@ package dev.userstore.service
 import com.github.ajalt.clikt.core.CliktCommand
 import com.github.ajalt.clikt.core.CliktError
 import com.github.ajalt.clikt.core.Context
+import com.github.ajalt.clikt.core.UsageError
 import com.github.ajalt.clikt.core.context
 import com.github.ajalt.clikt.output.MordantHelpFormatter
 import com.github.ajalt.clikt.parameters.options.default
@@ -13,6 +14,7 @@ import com.github.ajalt.clikt.parameters.types.path
 import com.github.ajalt.clikt.parameters.types.restrictTo
 import dev.userstore.KotlinUserStore
 import dev.userstore.NativeUserStore
+import dev.userstore.Sync
 import dev.userstore.User
 import dev.userstore.UserStore
 import io.ktor.server.application.ApplicationStopped
@@ -21,9 +23,11 @@ import io.ktor.server.engine.embeddedServer
 import io.ktor.server.netty.Netty
 import io.micrometer.prometheusmetrics.PrometheusConfig
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry
+import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.runBlocking
 import java.io.IOException
 import java.io.PrintStream
+import java.io.UncheckedIOException
 import java.nio.file.Files
 import java.nio.file.Path
 import java.util.concurrent.CountDownLatch
@@ -47,6 +51,12 @@ enum class ServedStore(
 
     /** A store of this kind loaded from the snapshot at [path]. */
     fun open(path: Path): UserStore = if (this == NATIVE) NativeUserStore.open(path) else KotlinUserStore.open(path)
+
+    /** A durable store of this kind in the directory [dir] (docs/DURABILITY.md). */
+    fun openDurable(
+        dir: Path,
+        sync: Sync,
+    ): UserStore = if (this == NATIVE) NativeUserStore.openDurable(dir, sync) else KotlinUserStore.openDurable(dir, sync)
 }
 
 /**
@@ -56,6 +66,11 @@ enum class ServedStore(
  * (named `user-<id>`; ids already loaded from the snapshot keep their names). Stop (SIGTERM or SIGINT): Ktor's
  * shutdown hook stops accepting connections and lets requests in flight finish; then the store is saved to
  * `--snapshot PATH` (if given) and closed, and the process exits.
+ *
+ * With `--data-dir DIR` the store is durable instead (docs/DURABILITY.md): opened from that directory, every
+ * PUT and DELETE answered only once its log record is durable under `--sync` (default `always`), the writes run
+ * on [Dispatchers.IO] so no Netty thread waits for the disk, and on SIGTERM the store is closed (its log flushed
+ * and synced). `--data-dir` excludes `--snapshot` and `--users`.
  *
  * @param err where progress and shutdown messages go
  */
@@ -71,15 +86,30 @@ class ServeCommand(
         .default(8080)
     private val host by option("--host", help = "address to bind (loopback unless told otherwise)")
         .default("127.0.0.1")
-    private val users by option("--users", metavar = "N", help = "preloads users with ids 0..N-1 named user-<id>")
+
+    // No default in the option itself, so a given --users can be refused with --data-dir (0 when not given).
+    private val usersOption by option("--users", metavar = "N", help = "preloads users with ids 0..N-1 named user-<id> (default: 0)")
         .int()
         .restrictTo(0..Int.MAX_VALUE)
-        .default(0)
+    private val users: Int get() = usersOption ?: 0
     private val snapshot by option(
         "--snapshot",
         metavar = "PATH",
         help = "snapshot file: loaded at start if present, saved on shutdown (SIGTERM)",
     ).path(canBeDir = false)
+    private val dataDir by option(
+        "--data-dir",
+        metavar = "DIR",
+        help =
+            "durable store in this directory (write-ahead log and snapshots): created if missing, opened with its " +
+                "content; excludes --snapshot and --users",
+    ).path(canBeFile = false)
+    private val sync by option(
+        "--sync",
+        help =
+            "when a PUT or DELETE on the --data-dir store is answered: always (its log record written and synced), " +
+                "batch (synced within 10 ms), none (written to the OS within 10 ms)",
+    ).enum<Sync> { it.name.lowercase() }
 
     init {
         context { helpFormatter = { MordantHelpFormatter(it, showDefaultValues = true) } }
@@ -89,7 +119,9 @@ class ServeCommand(
         "Serves the store over HTTP (Ktor, Netty): GET/PUT/DELETE /users/{id}, GET /users?name=…, /health, /metrics."
 
     override fun run() {
-        val userStore = openStore()
+        checkDurableOptions()
+        val dir = dataDir
+        val userStore = if (dir != null) openDurable(dir) else openStore()
         preload(userStore)
         val registry = PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
         val server =
@@ -100,7 +132,7 @@ class ServeCommand(
                 }
                 shutdownGracePeriod = SHUTDOWN_GRACE_MILLIS
                 shutdownTimeout = SHUTDOWN_TIMEOUT_MILLIS
-            }) { userStoreModule(userStore, registry, store.label) }
+            }) { userStoreModule(userStore, registry, store.label, writeContext = if (dir != null) Dispatchers.IO else null) }
         val stopped = CountDownLatch(1)
         // Runs in Ktor's shutdown hook once the engine has stopped, so no request is in flight any more.
         server.monitor.subscribe(ApplicationStopped) {
@@ -119,6 +151,32 @@ class ServeCommand(
         val bound = runBlocking { server.engine.resolvedConnectors() }.first()
         err.println("serve: ${store.label} store, ${userStore.size} users, listening on http://${bound.host}:${bound.port}")
         stopped.await()
+    }
+
+    /** `--data-dir` with `--snapshot` or `--users`, or `--sync` without `--data-dir`: refused before anything starts. */
+    private fun checkDurableOptions() {
+        if (dataDir != null) {
+            if (snapshot != null) throw UsageError("option --data-dir cannot be used with --snapshot")
+            if (usersOption != null) throw UsageError("option --data-dir cannot be used with --users")
+        } else if (sync != null) {
+            throw UsageError("option --sync needs --data-dir")
+        }
+    }
+
+    private fun openDurable(dir: Path): UserStore {
+        val mode = sync ?: Sync.ALWAYS
+        val start = System.nanoTime()
+        val opened =
+            try {
+                store.openDurable(dir, mode)
+            } catch (e: IOException) {
+                throw CliktError("cannot open --data-dir $dir: ${e.message}")
+            }
+        err.println(
+            "serve: loaded ${opened.size} users from data dir $dir (sync ${mode.name.lowercase()}) in " +
+                "${(System.nanoTime() - start) / 1_000_000} ms",
+        )
+        return opened
     }
 
     private fun openStore(): UserStore {
@@ -161,8 +219,13 @@ class ServeCommand(
         } catch (e: IOException) {
             err.println("serve: could not save the snapshot to $path: ${e.message}")
         } finally {
-            userStore.close()
-            err.println("serve: store closed")
+            // A durable store's close writes and syncs its buffered log records and releases the directory.
+            try {
+                userStore.close()
+                err.println("serve: store closed")
+            } catch (e: UncheckedIOException) {
+                err.println("serve: could not close the log in $dataDir: ${e.message}")
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.userstore.service
 
+import dev.userstore.DurabilityException
 import dev.userstore.StoreClosedException
 import dev.userstore.User
 import dev.userstore.UserStore
@@ -22,8 +23,10 @@ import io.ktor.server.routing.routing
 import io.micrometer.core.instrument.Gauge
 import io.micrometer.core.instrument.distribution.DistributionStatisticConfig
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry
+import kotlinx.coroutines.withContext
 import kotlinx.serialization.builtins.ListSerializer
 import kotlinx.serialization.json.Json
+import kotlin.coroutines.CoroutineContext
 
 /** Number of locks that make "did this id exist?" and the change that follows one step for HTTP clients. */
 private const val ID_LOCK_STRIPES = 1024
@@ -46,14 +49,19 @@ private val PROMETHEUS_TEXT = ContentType.parse("text/plain; version=0.0.4; char
  *
  * Bad requests get 4xx and `{"error":"…"}` and change nothing: bad ids 400, bad bodies or names 400, bodies
  * over [MAX_BODY_BYTES] 413, unknown paths 404, a wrong method 404 on `/users/{id}` and 405 on the fixed paths.
- * A closed store answers 503.
+ * A closed store answers 503, and so does a durable store whose log cannot be written ([DurabilityException]).
  *
  * @param storeLabel the value of the `store` tag on the size gauge (`native` or `kotlin`)
+ * @param writeContext where the store calls of PUT and DELETE run: null (the default) runs them on the thread
+ *   handling the call, as the reads; a durable store's writes wait for the disk (an `fdatasync` with
+ *   `Sync.ALWAYS`), so `serve --data-dir` passes `Dispatchers.IO` and no Netty event loop is blocked meanwhile
+ *   (concurrent writes then share one group-commit sync)
  */
 fun Application.userStoreModule(
     store: UserStore,
     registry: PrometheusMeterRegistry,
     storeLabel: String,
+    writeContext: CoroutineContext? = null,
 ) {
     install(MicrometerMetrics) {
         // The plugin's configuration starts with a LoggingMeterRegistry that logs every minute; it is replaced.
@@ -82,6 +90,11 @@ fun Application.userStoreModule(
         // The stores' validation (InvalidUserException and other IllegalArgumentExceptions): the store is unchanged.
         exception<IllegalArgumentException> { call, e -> call.respondError(HttpStatusCode.BadRequest, e.message ?: "invalid input") }
         exception<StoreClosedException> { call, _ -> call.respondError(HttpStatusCode.ServiceUnavailable, "the server is shutting down") }
+        // The log of a durable store failed: it refuses every write until it is opened again.
+        exception<DurabilityException> { call, e ->
+            call.application.log.error("the store's log failed", e)
+            call.respondError(HttpStatusCode.ServiceUnavailable, "the store cannot write its log")
+        }
         exception<Throwable> { call, e ->
             call.application.log.error("unexpected failure of ${call.request.local.method.value} ${call.request.local.uri}", e)
             call.respondError(HttpStatusCode.InternalServerError, "internal error: ${e.javaClass.simpleName}")
@@ -114,10 +127,12 @@ fun Application.userStoreModule(
             val user = User(id, name)
             // One lock stripe per id: a concurrent PUT or DELETE of the same id cannot make 201/200 wrong.
             val created =
-                synchronized(lockFor(id)) {
-                    val existed = store.getJson(id) != null
-                    store.put(user)
-                    !existed
+                onWriteContext(writeContext) {
+                    synchronized(lockFor(id)) {
+                        val existed = store.getJson(id) != null
+                        store.put(user)
+                        !existed
+                    }
                 }
             call.respondJson(
                 if (created) HttpStatusCode.Created else HttpStatusCode.OK,
@@ -126,7 +141,7 @@ fun Application.userStoreModule(
         }
         delete("/users/{id}") {
             val id = parseId(call.parameters["id"])
-            val removed = synchronized(lockFor(id)) { store.remove(id) }
+            val removed = onWriteContext(writeContext) { synchronized(lockFor(id)) { store.remove(id) } }
             if (!removed) throw notFound(id)
             call.respond(HttpStatusCode.NoContent)
         }
@@ -139,6 +154,12 @@ fun Application.userStoreModule(
         }
     }
 }
+
+/** A write's store call: right here when [context] is null (no cost added), else in [context]. */
+private suspend inline fun <T> onWriteContext(
+    context: CoroutineContext?,
+    crossinline block: () -> T,
+): T = if (context == null) block() else withContext(context) { block() }
 
 private fun notFound(id: Long) = HttpError(HttpStatusCode.NotFound, "no user with id $id")
 

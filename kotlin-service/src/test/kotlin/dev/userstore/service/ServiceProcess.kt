@@ -48,7 +48,53 @@ class ServiceProcess private constructor(
         return false
     }
 
+    /** SIGKILL ([Process.destroyForcibly]): no shutdown code runs; returns once the process is gone. */
+    fun kill() {
+        process.destroyForcibly()
+        if (!process.waitFor(30, TimeUnit.SECONDS)) throw AssertionError("$label survived SIGKILL")
+    }
+
+    /** Waits at most [seconds] for the process to exit by itself; its exit code, or null if it still runs. */
+    fun awaitExit(seconds: Long = 60): Int? = if (process.waitFor(seconds, TimeUnit.SECONDS)) process.exitValue() else null
+
     private fun exitOrNull(): Int? = if (process.isAlive) null else process.exitValue()
+
+    /**
+     * The three services of the suites, by label: `rust` (the [rustBinary]), `kotlin-native` and `kotlin-kotlin`
+     * (the Kotlin service over each store in a child JVM).
+     */
+    enum class Kind(
+        val label: String,
+    ) {
+        RUST("rust"),
+        KOTLIN_NATIVE("kotlin-native"),
+        KOTLIN_KOTLIN("kotlin-kotlin"),
+        ;
+
+        /**
+         * Starts this service on `--port 0` with the extra [args] (`--data-dir DIR --sync batch`, ...); its output
+         * goes to [log]. Call [awaitListening] next (or [awaitExit] for a start that must fail).
+         */
+        fun start(
+            log: Path,
+            vararg args: String,
+        ): ServiceProcess =
+            when (this) {
+                RUST -> {
+                    val (binary, tried) = rustBinary()
+                    binary ?: throw AssertionError("no Rust service binary (build it: ./gradlew installDist); tried $tried")
+                    startRust(binary, log, label, *args)
+                }
+
+                KOTLIN_NATIVE -> {
+                    startKotlin(ServedStore.NATIVE, log, label, *args)
+                }
+
+                KOTLIN_KOTLIN -> {
+                    startKotlin(ServedStore.KOTLIN, log, label, *args)
+                }
+            }
+    }
 
     companion object {
         private val LISTENING = Regex("""listening on (http://[^\s/]+)""")
