@@ -30,7 +30,7 @@
 #   DURABLE_LOADTEST_PORT         first port tried; busy ones skipped (default 18380)
 #   DURABLE_LOADTEST_RUST_BIN     the Rust service                   (default target/release/userstore-server)
 #   DURABLE_LOADTEST_OUT          output folder                      (default build/durable-loadtest)
-# Default run: 3 services x 4 modes x (start, 5 s warm-up, 2 x (1 + 10) s) = about 6 minutes.
+# Default run: 3 services x 4 modes x (start, 5 s warm-up, 2 x (1 + 10) s) = about 7 minutes (6m50s on the busy 2-core machine).
 #
 # OUTPUT: OUT/<UTC stamp>/ holds every raw oha JSON (<service>-<mode>-warmup.json, <service>-<mode>-c<C>.json),
 # every server log, environment.json, summary.json and summary.txt; OUT/summary.json and OUT/summary.txt are
