@@ -747,3 +747,45 @@ fn concurrent_writers_and_checkpoints_lose_nothing() {
     let store = Store::open_durable(dir.path(), options).unwrap();
     assert_eq!(store.export_json(), exported);
 }
+
+#[test]
+fn a_write_racing_with_close_is_durable_or_refused() {
+    for sync in [SyncMode::Always, SyncMode::Batch] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open_durable(dir.path(), DurableOptions::new(sync)).unwrap());
+        let acknowledged: Vec<Vec<i64>> = std::thread::scope(|s| {
+            let writers: Vec<_> = (0..4i64)
+                .map(|t| {
+                    let store = Arc::clone(&store);
+                    s.spawn(move || {
+                        let mut done = Vec::new();
+                        for k in 0..1_000_000 {
+                            let id = t * 1_000_000 + k;
+                            match store.put(id, b"racing") {
+                                Ok(()) => done.push(id),
+                                Err(StoreError::LogClosed) => break,
+                                Err(other) => panic!("{other:?}"),
+                            }
+                        }
+                        done
+                    })
+                })
+                .collect();
+            std::thread::sleep(Duration::from_millis(30));
+            store.close_log().unwrap();
+            writers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        let stats = store.log_stats().unwrap();
+        assert_eq!(
+            stats.durable, stats.appended,
+            "{sync:?}: close syncs everything"
+        );
+        drop(store);
+        let reopened = open(dir.path());
+        let total: usize = acknowledged.iter().map(Vec::len).sum();
+        assert_eq!(reopened.len(), total as u64, "{sync:?}");
+        for id in acknowledged.iter().flatten() {
+            assert!(reopened.get(*id).unwrap().is_some(), "{sync:?}: {id} lost");
+        }
+    }
+}

@@ -483,7 +483,7 @@ impl Durable {
         let failed_install = |err: StoreError| {
             if install {
                 shared.fail(StoreError::LogIo {
-                    path: io_path_of(&shared.dir, old),
+                    path: log_path(&shared.dir, old),
                     reason: format!("replace_all could not be made durable: {err}"),
                 })
             } else {
@@ -495,7 +495,12 @@ impl Durable {
         let path = log_path(&shared.dir, next);
         let file = write_atomically(&path, &wal::header(next))
             .and_then(|()| OpenOptions::new().append(true).open(&path))
-            .map_err(|e| failed_install(io_error(&path, "cannot create the log", e)))?;
+            .map_err(|e| {
+                // Writes go on to log N, which must then stay the newest log (only the newest may
+                // end in a torn record): remove log N+1 if it was created. Best effort.
+                let _ = fs::remove_file(&path);
+                failed_install(io_error(&path, "cannot create the log", e))
+            })?;
         io.file = Some(file);
         io.path = path;
         drop(io);
@@ -624,11 +629,6 @@ fn replayed<'a>(users: Vec<(u64, &'a str)>, entries: &[Entry<'a>]) -> Vec<(u64, 
     }
     out.extend(users);
     out
-}
-
-/// The path of the log of generation `g` (for error messages).
-fn io_path_of(dir: &Path, g: u64) -> PathBuf {
-    log_path(dir, g)
 }
 
 /// Deletes the snapshots and logs of generations below `base` and syncs the directory.

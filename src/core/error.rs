@@ -68,7 +68,11 @@ pub enum StoreError {
 
     /// A durable store's data directory is open in another store, in this process or another
     /// (its `LOCK` file is locked). Becomes `StoreLockedException`.
-    #[error("data directory {} is locked by another store ({})", parent(.path).display(), .path.display())]
+    #[error(
+        "data directory {} is locked by another store ({})",
+        parent(.path).display(),
+        .path.display()
+    )]
     Locked {
         /// The directory's `LOCK` file.
         path: PathBuf,

@@ -7,13 +7,16 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -80,5 +83,23 @@ class JavaCallerTest {
         UserStore closedKotlin = escaped;
         assertThrows(StoreClosedException.class, closedKotlin::getSize);
         closedKotlin.close(); // a second close is a no-op
+    }
+
+    @Test
+    void durableStoresFromJava(@TempDir Path dir) throws IOException {
+        try (KotlinUserStore store = KotlinUserStore.openDurable(dir.resolve("k"))) {
+            store.put(new User(1L, "a"));
+            store.checkpoint();
+        }
+        try (KotlinUserStore store = KotlinUserStore.openDurable(dir.resolve("k"), Sync.BATCH)) {
+            assertEquals(1L, store.getSize());
+        }
+        try (NativeUserStore store =
+                NativeUserStore.openDurable(dir.resolve("n"), Sync.NONE, Sync.DEFAULT_CHECKPOINT_LOG_BYTES)) {
+            store.put(new User(2L, "b"));
+            assertThrows(StoreLockedException.class, () -> KotlinUserStore.openDurable(dir.resolve("n")));
+        }
+        assertEquals(10L, Sync.BATCH_INTERVAL_MILLIS);
+        assertThrows(IllegalArgumentException.class, () -> KotlinUserStore.openDurable(dir, Sync.ALWAYS, 0L));
     }
 }

@@ -222,6 +222,41 @@ abstract class DurableSuite(
     }
 
     @Test
+    fun `writes racing with close complete or throw StoreClosedException, and the completed ones are durable`(
+        @TempDir dir: Path,
+    ) {
+        val s = impl.open(dir, Sync.ALWAYS)
+        val threads = 4
+        val done = Array(threads) { java.util.concurrent.ConcurrentLinkedQueue<Long>() }
+        val pool = Executors.newFixedThreadPool(threads)
+        try {
+            val futures =
+                (0 until threads).map { t ->
+                    pool.submit {
+                        for (i in 0 until 100_000L) {
+                            val id = t * 1_000_000L + i
+                            try {
+                                s.put(User(id, "w$id"))
+                            } catch (_: StoreClosedException) {
+                                return@submit
+                            }
+                            done[t].add(id)
+                        }
+                    }
+                }
+            Thread.sleep(100)
+            s.close()
+            futures.forEach { it.get(60, TimeUnit.SECONDS) }
+        } finally {
+            pool.shutdown()
+        }
+        impl.open(dir).use { reopened ->
+            for (ids in done) for (id in ids) assertEquals(User(id, "w$id"), reopened.get(id))
+            assertTrue(done.sumOf { it.size } > 0)
+        }
+    }
+
+    @Test
     fun `BATCH syncs and NONE writes out in the background, close syncs the rest`(
         @TempDir root: Path,
     ) {

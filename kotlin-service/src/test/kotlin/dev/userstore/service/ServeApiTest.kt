@@ -1,5 +1,6 @@
 package dev.userstore.service
 
+import dev.userstore.DurabilityException
 import dev.userstore.KotlinUserStore
 import dev.userstore.NativeUserStore
 import dev.userstore.User
@@ -23,6 +24,7 @@ import io.ktor.utils.io.ByteWriteChannel
 import io.ktor.utils.io.writeFully
 import io.micrometer.prometheusmetrics.PrometheusConfig
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry
+import kotlinx.coroutines.Dispatchers
 import kotlinx.serialization.json.Json
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.jsonObject
@@ -30,6 +32,8 @@ import kotlinx.serialization.json.jsonPrimitive
 import org.junit.jupiter.api.Nested
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.TestInstance
+import org.junit.jupiter.api.io.TempDir
+import java.nio.file.Path
 import kotlin.test.assertContentEquals
 import kotlin.test.assertEquals
 import kotlin.test.assertTrue
@@ -43,12 +47,16 @@ class ServeApiTest {
     @Nested
     inner class Kotlin : ServeApiSuite("kotlin") {
         override fun newStore(): UserStore = KotlinUserStore()
+
+        override fun openDurable(dir: Path): UserStore = KotlinUserStore.openDurable(dir)
     }
 
     /** The Rust store (through JNI) behind the API. */
     @Nested
     inner class Native : ServeApiSuite("native") {
         override fun newStore(): UserStore = NativeUserStore()
+
+        override fun openDurable(dir: Path): UserStore = NativeUserStore.openDurable(dir)
     }
 }
 
@@ -59,6 +67,9 @@ abstract class ServeApiSuite(
 ) {
     /** A new, empty store of the implementation under test. */
     abstract fun newStore(): UserStore
+
+    /** A durable store of the implementation under test in [dir] (`Sync.ALWAYS`). */
+    abstract fun openDurable(dir: Path): UserStore
 
     /** A test application over a store holding users 0..9 (`user-<id>`) and 10 named `dup`, 11 named `dup`. */
     private fun api(block: suspend ApplicationTestBuilder.(UserStore) -> Unit) {
@@ -294,6 +305,46 @@ abstract class ServeApiSuite(
             refusedUnchanged(store, HttpStatusCode.NotFound) { client.get("/users/1/extra") }
             refusedUnchanged(store, HttpStatusCode.NotFound) { client.request("/users/1") { method = HttpMethod.Post } }
         }
+
+    @Test
+    fun `over a durable store, writes run on the IO dispatcher and a failed log is 503`(
+        @TempDir dir: Path,
+    ) {
+        val writers = java.util.Collections.synchronizedSet(mutableSetOf<String>())
+        openDurable(dir).use { durable ->
+            // Records the threads of the writes; a PUT of id 13 fails as a failed log write does.
+            val store =
+                object : UserStore by durable {
+                    override fun put(user: User) {
+                        writers += Thread.currentThread().name
+                        if (user.id == 13L) throw DurabilityException("log ${dir.resolve("log")} cannot be written: test")
+                        durable.put(user)
+                    }
+
+                    override fun remove(id: Long): Boolean {
+                        writers += Thread.currentThread().name
+                        return durable.remove(id)
+                    }
+                }
+            testApplication {
+                application { userStoreModule(store, PrometheusMeterRegistry(PrometheusConfig.DEFAULT), label, Dispatchers.IO) }
+                assertEquals(HttpStatusCode.Created, client.putJson("/users/1", """{"name":"Ada"}""").status)
+                assertEquals(HttpStatusCode.OK, client.putJson("/users/1", """{"name":"Ada L"}""").status)
+                assertEquals(HttpStatusCode.Created, client.putJson("/users/2", """{"name":"Bob"}""").status)
+                assertEquals(HttpStatusCode.NoContent, client.delete("/users/2").status)
+                val failed = client.putJson("/users/13", """{"name":"lost"}""")
+                assertEquals(HttpStatusCode.ServiceUnavailable, failed.status)
+                assertEquals("""{"error":"the store cannot write its log"}""", failed.bodyAsText())
+                assertEquals("""{"id":1,"name":"Ada L"}""", client.get("/users/1").bodyAsText())
+            }
+        }
+        assertTrue(writers.isNotEmpty() && writers.all { it.startsWith("DefaultDispatcher-worker") }, "writes ran on $writers")
+        // Everything acknowledged is in the directory.
+        openDurable(dir).use { reopened ->
+            assertEquals(1L, reopened.size)
+            assertEquals(User(1, "Ada L"), reopened.get(1))
+        }
+    }
 
     /** A body sent without Content-Length (chunked transfer encoding). */
     private class Chunked(

@@ -30,12 +30,14 @@ internal object DataDirectory {
         sync: Sync,
         checkpointLogBytes: Long,
     ): Opened {
-        val lock = DirectoryLock.acquire(dir)
-        try {
-            return openLocked(dir, sync, checkpointLogBytes, lock)
-        } catch (t: Throwable) {
-            lock.close()
-            throw t
+        uninterruptibly {
+            val lock = DirectoryLock.acquire(dir)
+            try {
+                return openLocked(dir, sync, checkpointLogBytes, lock)
+            } catch (t: Throwable) {
+                lock.close()
+                throw t
+            }
         }
     }
 

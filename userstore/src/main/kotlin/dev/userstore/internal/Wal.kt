@@ -19,6 +19,21 @@ import java.util.concurrent.locks.ReentrantLock
 import java.util.zip.CRC32
 
 /**
+ * Runs [block] with this thread's interrupt status cleared, and sets it again after: an interrupt during
+ * `FileChannel` I/O closes the channel (`ClosedByInterruptException`), which would break the log for every
+ * writer. An interrupt that arrives during the I/O itself still does: the store then fails its writes with
+ * [DurabilityException] until it is reopened.
+ */
+internal inline fun <T> uninterruptibly(block: () -> T): T {
+    val interrupted = Thread.interrupted()
+    try {
+        return block()
+    } finally {
+        if (interrupted) Thread.currentThread().interrupt()
+    }
+}
+
+/**
  * The write-ahead log format of docs/DURABILITY.md (version 1), in Kotlin: the twin of `src/core/wal.rs`.
  * Both write the same bytes for the same calls.
  */
@@ -399,7 +414,7 @@ internal class Wal(
         if (checkpointDue(ticket)) {
             checkpointLock.lock()
             try {
-                if (!closed && checkpointDue(ticket)) checkpointLocked()
+                if (!closed && checkpointDue(ticket)) uninterruptibly { checkpointLocked() }
             } finally {
                 checkpointLock.unlock()
             }
@@ -488,7 +503,7 @@ internal class Wal(
     fun checkpoint() {
         checkpointLock.lock()
         try {
-            checkpointLocked()
+            uninterruptibly { checkpointLocked() }
         } finally {
             checkpointLock.unlock()
         }
@@ -552,19 +567,21 @@ internal class Wal(
                 }
                 syncThread?.shutdown()
                 var error: DurabilityException? = null
-                if (failure == null) {
-                    try {
-                        writeOut(force = true)
-                    } catch (e: DurabilityException) {
-                        error = e
+                uninterruptibly {
+                    if (failure == null) {
+                        try {
+                            writeOut(force = true)
+                        } catch (e: DurabilityException) {
+                            error = e
+                        }
                     }
+                    try {
+                        channel.close()
+                    } catch (_: IOException) {
+                        // Everything written was synced above.
+                    }
+                    dirLock.close()
                 }
-                try {
-                    channel.close()
-                } catch (_: IOException) {
-                    // Everything written was synced above.
-                }
-                dirLock.close()
                 error?.let { throw it }
             } finally {
                 ioLock.unlock()

@@ -1,0 +1,58 @@
+package dev.userstore.service
+
+import com.github.ajalt.clikt.core.CliktError
+import com.github.ajalt.clikt.core.UsageError
+import com.github.ajalt.clikt.core.parse
+import dev.userstore.KotlinUserStore
+import dev.userstore.NativeUserStore
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.io.TempDir
+import java.io.ByteArrayOutputStream
+import java.io.PrintStream
+import java.nio.file.Files
+import java.nio.file.Path
+import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
+import kotlin.test.assertFalse
+import kotlin.test.assertTrue
+
+/** `serve`'s durable options refused before anything starts (the cases that would start a server are not run here). */
+class ServeCommandOptionsTest {
+    private fun serve(vararg args: String) = ServeCommand(PrintStream(ByteArrayOutputStream(), true, Charsets.UTF_8)).parse(args.toList())
+
+    @Test
+    fun `--data-dir with --snapshot or --users, and --sync alone, are usage errors`(
+        @TempDir dir: Path,
+    ) {
+        val data = dir.resolve("data").toString()
+        for ((args, message) in listOf(
+            listOf("--data-dir", data, "--snapshot", dir.resolve("users.snap").toString()) to
+                "option --data-dir cannot be used with --snapshot",
+            listOf("--data-dir", data, "--users", "10") to "option --data-dir cannot be used with --users",
+            listOf("--users", "0", "--data-dir", data) to "option --data-dir cannot be used with --users",
+            listOf("--sync", "batch") to "option --sync needs --data-dir",
+        )) {
+            val error = assertFailsWith<UsageError>(args.toString()) { serve(*args.toTypedArray()) }
+            assertEquals(1, error.statusCode, args.toString())
+            assertEquals(message, error.message, args.toString())
+        }
+        assertFailsWith<UsageError> { serve("--data-dir", data, "--sync", "sometimes") }
+        assertFalse(Files.exists(dir.resolve("data")), "a refused start created the directory")
+    }
+
+    @Test
+    fun `a data directory in use is refused naming its lock, for either store`(
+        @TempDir dir: Path,
+    ) {
+        KotlinUserStore.openDurable(dir).use {
+            for (store in ServedStore.entries) {
+                val error = assertFailsWith<CliktError>(store.label) { serve("--store", store.label, "--data-dir", dir.toString()) }
+                assertEquals(1, error.statusCode)
+                val message = error.message ?: ""
+                assertTrue(message.startsWith("cannot open --data-dir $dir: ") && message.contains("${dir.resolve("LOCK")}"), message)
+            }
+        }
+        // Released: it opens again (the other implementation).
+        NativeUserStore.openDurable(dir).close()
+    }
+}

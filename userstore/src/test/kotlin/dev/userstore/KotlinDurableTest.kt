@@ -1,0 +1,107 @@
+package dev.userstore
+
+import dev.userstore.internal.Wal
+import dev.userstore.internal.WalFormat
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.io.TempDir
+import java.nio.ByteBuffer
+import java.nio.ByteOrder
+import java.nio.file.Files
+import java.nio.file.Path
+import java.util.concurrent.TimeUnit
+import kotlin.test.assertContentEquals
+import kotlin.test.assertEquals
+import kotlin.test.assertFalse
+import kotlin.test.assertTrue
+
+/** What only the Kotlin implementation of docs/DURABILITY.md can be asked directly (internal/Wal.kt). */
+class KotlinDurableTest {
+    @Test
+    fun `an import is split greedily into records of at most the largest payload`() {
+        val users = List(10) { User(it.toLong(), "n".repeat(it + 1)) }
+        val names = users.map { it.name.toByteArray() }
+        // 5 + (10 + 1) + (10 + 2) + (10 + 3) = 41 fits 45; the 4th user (14 bytes) starts the next record.
+        val records = WalFormat.importRecords(users, names, maxPayload = 45)
+        val counts =
+            records.map { record ->
+                val b = ByteBuffer.wrap(record).order(ByteOrder.LITTLE_ENDIAN)
+                val length = b.getInt(0)
+                assertEquals(record.size - 12, length)
+                assertEquals(length.inv(), b.getInt(4))
+                assertTrue(length <= 45, "payload $length fits")
+                assertEquals(3.toByte(), record[12])
+                b.getInt(13)
+            }
+        assertEquals(users.size, counts.sum())
+        assertEquals(3, counts[0])
+        // Greedy: no record could have taken the first user of the next one.
+        var from = 0
+        for ((i, count) in counts.withIndex()) {
+            val payload = 5 + (from until from + count).sumOf { 10 + names[it].size }
+            if (i < counts.lastIndex) assertTrue(payload + 10 + names[from + count].size > 45)
+            from += count
+        }
+        // One user larger than the limit still gets a record of its own.
+        assertEquals(1, WalFormat.importRecords(users.takeLast(1), names.takeLast(1), maxPayload = 8).size)
+        // Without a small limit: one record.
+        assertEquals(1, WalFormat.importRecords(users, names).size)
+    }
+
+    @Test
+    fun `a log of split import records replays like the import`(
+        @TempDir dir: Path,
+    ) {
+        val users = List(50) { User((it % 30).toLong(), "u$it") }
+        val records = WalFormat.importRecords(users, users.map { it.name.toByteArray() }, maxPayload = 100)
+        assertTrue(records.size > 5)
+        Files.createDirectories(dir)
+        Files.write(dir.resolve(logName(1)), walHeader(1) + records.reduce(ByteArray::plus))
+        val expected = KotlinUserStore().use { s -> users.forEach(s::put).let { s.exportJson() } }
+        KotlinUserStore.openDurable(dir).use { s -> assertContentEquals(expected, s.exportJson()) }
+    }
+
+    @Test
+    fun `an interrupted writer still writes, and keeps its interrupt`(
+        @TempDir dir: Path,
+    ) {
+        KotlinUserStore.openDurable(dir).use { s ->
+            Thread.currentThread().interrupt()
+            try {
+                s.put(User(1, "a"))
+                s.checkpoint()
+                s.put(User(2, "b"))
+                assertTrue(Thread.currentThread().isInterrupted, "the interrupt is kept for the caller")
+            } finally {
+                Thread.interrupted()
+            }
+            s.put(User(3, "c"))
+        }
+        KotlinUserStore.openDurable(dir).use { s -> assertEquals(3L, s.size) }
+    }
+
+    @Test
+    fun `BATCH and NONE run one daemon thread per store, which ends with close`(
+        @TempDir dir: Path,
+    ) {
+        fun syncThreads() = Thread.getAllStackTraces().keys.filter { it.name == Wal.SYNC_THREAD_NAME && it.isAlive }
+        val before = syncThreads().size
+        val batch = KotlinUserStore.openDurable(dir.resolve("b"), Sync.BATCH)
+        val none = KotlinUserStore.openDurable(dir.resolve("n"), Sync.NONE)
+        KotlinUserStore.openDurable(dir.resolve("a"), Sync.ALWAYS).use { assertEquals(before + 2, syncThreads().size) }
+        assertTrue(syncThreads().all { it.isDaemon })
+        batch.close()
+        none.close()
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10)
+        while (syncThreads().size > before && System.nanoTime() < deadline) Thread.sleep(5)
+        assertEquals(before, syncThreads().size)
+    }
+
+    @Test
+    fun `a memory-only store has no log`() {
+        KotlinUserStore().use { s ->
+            s.put(User(1, "a"))
+            assertEquals(null, s.logStats())
+            assertFalse(s.remove(2))
+        }
+    }
+}
