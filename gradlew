@@ -16,7 +16,7 @@
 #                           environment in benchmarks/build/reports/jmh (DurableBenchmark only when named)
 #   ./gradlew jmhDurable [--args="JMH options"]   DurableBenchmark (issue 13: puts per sync mode, 1/2/8
 #                           writers, throughput and latency) and SyncFloorBenchmark (this disk's fdatasync);
-#                           1 fork, 2 x 1 s warm-up, 3 x 2 s measured, ~9 min; results-durable-<date>.json
+#                           1 fork, 2 x 1 s warm-up, 3 x 1.5 s measured, ~9 min; results-durable-<date>.json
 #                           and its table (scripts/jmh-durable-table.py)
 #   ./gradlew durableLoadtest [-PdurableLoadtest.NAME=VALUE ...]   installDist and the Rust server, then
 #                           scripts/durable-loadtest.sh: PUT load on the three services per sync mode
@@ -150,7 +150,7 @@ run_jmh() {
     quick) opts=(-f 1 -wi 3 -w 1s -i 5 -r 1s) ;;
     full) opts=(-f 3 -wi 5 -w 2s -i 10 -r 2s) ;;
     # jmhDurable: 2 stores x 4 sync modes x 3 writer counts x 2 modes = 48 forks of ~10 s, + 2 for the sync floor.
-    durable) opts=(-f 1 -wi 2 -w 1s -i 3 -r 2s) prefix=results-durable ;;
+    durable) opts=(-f 1 -wi 2 -w 1s -i 3 -r 1500ms) prefix=results-durable ;;
     *) die "jmh.profile must be quick or full, not $profile" ;;
   esac
   local stamp java_cmd=java
