@@ -233,13 +233,15 @@ fn parse(bytes: &[u8]) -> Result<Vec<(u64, &str)>, String> {
     Ok(users)
 }
 
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
+/// The little-endian `u32` at `at` (the caller checked the bounds); also read by the log (wal.rs).
+pub(crate) fn u32_at(bytes: &[u8], at: usize) -> u32 {
     let mut b = [0; 4];
     b.copy_from_slice(&bytes[at..at + 4]);
     u32::from_le_bytes(b)
 }
 
-fn u64_at(bytes: &[u8], at: usize) -> u64 {
+/// The little-endian `u64` at `at` (the caller checked the bounds); also read by the log (wal.rs).
+pub(crate) fn u64_at(bytes: &[u8], at: usize) -> u64 {
     let mut b = [0; 8];
     b.copy_from_slice(&bytes[at..at + 8]);
     u64::from_le_bytes(b)

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use crate::core::error::StoreError;
 use crate::core::name::name_problem;
+use crate::core::snapshot::{u32_at, u64_at};
 
 /// The first 8 bytes of every log: `\x89USWAL\r\n`.
 pub const WAL_MAGIC: [u8; 8] = *b"\x89USWAL\r\n";
@@ -156,18 +157,6 @@ fn corrupt(path: &Path, reason: String) -> StoreError {
 
 fn damaged(path: &Path, offset: usize, why: impl std::fmt::Display) -> StoreError {
     corrupt(path, format!("damaged record at offset {offset} ({why})"))
-}
-
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    let mut b = [0; 4];
-    b.copy_from_slice(&bytes[at..at + 4]);
-    u32::from_le_bytes(b)
-}
-
-fn u64_at(bytes: &[u8], at: usize) -> u64 {
-    let mut b = [0; 8];
-    b.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_le_bytes(b)
 }
 
 /// Checks the header of the log `path` of generation `generation`.
