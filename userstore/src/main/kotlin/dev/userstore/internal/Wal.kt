@@ -284,6 +284,11 @@ internal class Wal(
     private val ioLock = ReentrantLock()
     private val checkpointLock = ReentrantLock()
 
+    /** Group commit ([syncTo]): guards [leading]; [leaderDone] is signalled when a leader is done. */
+    private val leaderLock = ReentrantLock()
+    private val leaderDone = leaderLock.newCondition()
+    private var leading = false
+
     /** Under [lock]. */
     private var pending = Pending()
 
@@ -427,16 +432,42 @@ internal class Wal(
         return ticket > start && logStartBytes + (ticket - start) >= checkpointLogBytes
     }
 
-    /** Group commit: the first writer to get [ioLock] writes and syncs every record buffered so far. */
+    /**
+     * Group commit: a writer whose record is not durable yet becomes the leader if there is none, writes and
+     * syncs every record buffered so far, then wakes all the others at once; the others wait on [leaderDone]
+     * (not in the queue of [ioLock], which would wake them one after another, each holding up the next).
+     */
     private fun syncTo(ticket: Long) {
-        ioLock.lock()
-        try {
-            if (durable >= ticket) return
-            failure?.let { throw DurabilityException(it) }
-            if (closed) throw StoreClosedException()
-            writeOut(force = true)
-        } finally {
-            ioLock.unlock()
+        while (true) {
+            leaderLock.lock()
+            try {
+                while (true) {
+                    if (durable >= ticket) return
+                    failure?.let { throw DurabilityException(it) }
+                    if (closed) throw StoreClosedException()
+                    if (!leading) break
+                    leaderDone.awaitUninterruptibly()
+                }
+                leading = true
+            } finally {
+                leaderLock.unlock()
+            }
+            try {
+                ioLock.lock()
+                try {
+                    if (durable < ticket && !closed && failure == null) writeOut(force = true)
+                } finally {
+                    ioLock.unlock()
+                }
+            } finally {
+                leaderLock.lock()
+                try {
+                    leading = false
+                    leaderDone.signalAll()
+                } finally {
+                    leaderLock.unlock()
+                }
+            }
         }
     }
 
