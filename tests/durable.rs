@@ -606,7 +606,13 @@ fn group_commit_shares_syncs() {
     let stats = store.log_stats().unwrap();
     let puts = (threads * per_thread) as u64;
     assert_eq!(stats.durable, stats.appended);
-    assert!(stats.syncs <= puts);
+    // Group commit: 8 writers whose puts overlap share syncs, so there are fewer syncs than puts
+    // (one sync per put would mean none was shared).
+    assert!(
+        stats.syncs < puts,
+        "{} syncs for {puts} puts: no sync was shared",
+        stats.syncs
+    );
     println!(
         "group commit: {puts} puts, {} syncs, {:.2} puts per sync",
         stats.syncs,
