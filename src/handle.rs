@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use crate::core::Store;
 use crate::reclaim;
+use crate::vector_state;
 
 /// The store behind a handle was closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +61,9 @@ impl Handle {
     /// Runs `f` on the store, pinned for the whole call; [`Closed`] if the store was closed.
     #[inline]
     pub(crate) fn with<R>(&self, f: impl FnOnce(&Store) -> R) -> Result<R, Closed> {
+        // Every call from the JVM into the store comes through here: leave Java's AVX state
+        // behind before any SSE code of ours runs (see `vector_state`).
+        vector_state::clear_upper();
         let _guard = reclaim::pin();
         let ptr = self.store.load(Ordering::Acquire);
         if ptr.is_null() {

@@ -11,7 +11,8 @@
 //!     native methods of `dev.userstore.NativeBridge` (`RegisterNatives`).
 //!   - `ffi`: the C ABI (`userstore_*` symbols) that the FFM binding calls with downcall handles.
 //!   - `handle`: the store handles both bindings hand to the JVM; `wire`: the name encoding
-//!     both write into the caller's buffer.
+//!     both write into the caller's buffer; `vector_state`: the `vzeroupper` every call from
+//!     the JVM takes on entry (Java's AVX state would otherwise slow our SSE code on Intel).
 //!
 //!   Each converts between JVM memory and the core API and turns errors and panics into the same
 //!   Java exceptions, whichever binding is used.
@@ -27,6 +28,8 @@ mod handle;
 #[cfg(feature = "jvm")]
 mod jni;
 pub mod reclaim;
+#[cfg(feature = "jvm")]
+mod vector_state;
 #[cfg(feature = "jvm")]
 mod wire;
 
