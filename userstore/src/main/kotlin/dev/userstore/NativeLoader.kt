@@ -1,16 +1,18 @@
 package dev.userstore
 
+import dev.userstore.internal.ExtractedLibrary
 import java.io.IOException
-import java.nio.file.Files
 import java.nio.file.Path
 import java.nio.file.Paths
-import java.nio.file.StandardCopyOption
 import java.util.Locale
 
 /**
  * Loads the Rust library once per JVM. Order:
- * 1. the system property `userstore.library.path` (a file), if set;
- * 2. the library packed in the jar under `native/<os>-<arch>/`, extracted to a temporary file;
+ * 1. the system property `userstore.library.path` (a file), if set: loaded from there, nothing extracted and
+ *    the temporary directory not touched;
+ * 2. the library packed in the jar under `native/<os>-<arch>/`, extracted to `java.io.tmpdir` as a locked copy
+ *    ([ExtractedLibrary]: deleted at a normal exit; a killed JVM's copy is deleted by the next extraction, which
+ *    first removes every copy no live JVM holds);
  * 3. otherwise an [UnsatisfiedLinkError] listing everything that was tried.
  *
  * Users never set `LD_LIBRARY_PATH` or `java.library.path`.
@@ -36,10 +38,41 @@ internal object NativeLoader {
     var loadedFrom: String? = null
         private set
 
-    private val loaded: Unit by lazy { load() }
+    /** The extracted copy this class loader loaded (null with the override); kept so its lock stays held. */
+    @Volatile
+    private var extracted: ExtractedLibrary? = null
 
-    /** Loads the library if it is not loaded yet; throws [UnsatisfiedLinkError] if it cannot. */
-    fun ensureLoaded() = loaded
+    /** The file the library was loaded from when it was extracted (null with the override, or before loading). */
+    val extractedPath: Path? get() = extracted?.library
+
+    @Volatile
+    private var loaded = false
+
+    /** True while this class loader's [load] runs (guarded by this object's monitor). */
+    private var loading = false
+
+    /**
+     * Loads the library if it is not loaded yet; throws [UnsatisfiedLinkError] if it cannot (a later call
+     * tries again).
+     *
+     * Not a `lazy`: `System.load` runs the library's `JNI_OnLoad`, which initialises `NativeBridge`, whose
+     * initialiser calls this again on the same thread. A `lazy` (its monitor is reentrant) ran its initialiser
+     * a second time there, and the FFM path (which loads before touching `NativeBridge`) extracted and loaded a
+     * second copy of the library. Here the reentrant call returns: the library is being loaded by its caller.
+     */
+    fun ensureLoaded() {
+        if (loaded) return
+        synchronized(this) {
+            if (loaded || loading) return
+            loading = true
+            try {
+                load()
+                loaded = true
+            } finally {
+                loading = false
+            }
+        }
+    }
 
     private fun load() {
         val tried = mutableListOf<String>()
@@ -62,33 +95,29 @@ internal object NativeLoader {
             tried += "classpath resource $resource: not found (no build for $platform in the jar)"
             throw linkError(tried)
         }
-        val extracted =
+        val tmp = Paths.get(System.getProperty("java.io.tmpdir")).toAbsolutePath()
+        // Copies left by JVMs that died without their exit hooks (SIGKILL, crash): removed before adding ours.
+        ExtractedLibrary.removeStale(tmp)
+        val copy =
             try {
-                extract(resource)
+                ExtractedLibrary.extract(tmp, libraryFileName.substringAfterLast('.')) {
+                    NativeLoader::class.java.classLoader.getResourceAsStream(resource)
+                        ?: throw IOException("resource $resource vanished")
+                }
             } catch (e: IOException) {
-                tried += "classpath resource $resource: extraction failed: ${e.message}"
+                tried += "classpath resource $resource: extraction to $tmp (java.io.tmpdir) failed: $e"
                 throw linkError(tried)
             }
         try {
-            System.load(extracted.toString())
+            System.load(copy.library.toString())
+            extracted = copy
             loadedFrom = url.toString()
         } catch (e: UnsatisfiedLinkError) {
-            tried += "classpath resource $resource, extracted to $extracted: ${e.message}"
+            copy.discard()
+            tried += "classpath resource $resource, extracted to ${copy.library}: ${e.message}" +
+                " (if java.io.tmpdir is mounted noexec, point -Djava.io.tmpdir elsewhere or set -D$PATH_PROPERTY)"
             throw linkError(tried)
         }
-    }
-
-    /** Copies the packed library to a fresh temporary file, deleted when the JVM exits. */
-    private fun extract(resource: String): Path {
-        val dir = Files.createTempDirectory("userstore-native")
-        val file = dir.resolve(libraryFileName)
-        val input =
-            NativeLoader::class.java.classLoader.getResourceAsStream(resource)
-                ?: throw IOException("resource $resource vanished")
-        input.use { Files.copy(it, file, StandardCopyOption.REPLACE_EXISTING) }
-        file.toFile().deleteOnExit()
-        dir.toFile().deleteOnExit()
-        return file
     }
 
     private fun linkError(tried: List<String>) =
