@@ -12,9 +12,10 @@
 //! # Conventions
 //! - A handle is an `i64` from [`userstore_create`] / [`userstore_open`], as for JNI.
 //! - Results are `i32`/`i64`; a negative value other than [`MISSING`] is an error code
-//!   ([`ERR_CLOSED`] ...). The message of the last error on this thread is then copied out by
-//!   [`userstore_last_error`], which the JVM side calls right after, on the same thread: the
-//!   FFM binding turns code and message into the same exception the JNI binding throws.
+//!   ([`ERR_CLOSED`] ..., the one table in [`crate::abi`]). The message of the last error on this
+//!   thread is then copied out by [`userstore_last_error`], which the JVM side calls right
+//!   after, on the same thread: `NativeAbi.exception` turns code and message into the
+//!   exception, the same place the JNI binding's errors go through.
 //! - Every function catches panics (`catch_unwind`); a panic is [`ERR_PANIC`] with its message.
 //! - Pointers with lengths are checked for null and negative lengths; a violation is
 //!   [`ERR_INTERNAL`], never a dereference.
@@ -24,35 +25,10 @@ use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
-use crate::core::{DurableOptions, Store, StoreError, SyncMode};
+use crate::abi::{self, ABI_VERSION, ERR_CLOSED, ERR_INTERNAL, ERR_PANIC, MISSING};
+use crate::core::{DurableOptions, Store, StoreError};
 use crate::handle::{self, Closed, Handle};
 use crate::wire::{write_entries, write_name, NAME_BUFFER_BYTES};
-
-/// The version of this ABI; the JVM side refuses a library with another one.
-pub const ABI_VERSION: i32 = 1;
-
-/// `userstore_get` / `userstore_get_json`: no such user. Not an error.
-pub const MISSING: i32 = -1;
-/// The store was closed: `StoreClosedException`.
-pub const ERR_CLOSED: i32 = -2;
-/// A bad id or name: `InvalidUserException`.
-pub const ERR_INVALID_USER: i32 = -3;
-/// A bad import: `InvalidJsonException`.
-pub const ERR_INVALID_JSON: i32 = -4;
-/// A snapshot that does not exist: `NoSuchFileException` (the message is the path).
-pub const ERR_NO_SUCH_FILE: i32 = -5;
-/// A damaged snapshot: `CorruptSnapshotException`.
-pub const ERR_CORRUPT_SNAPSHOT: i32 = -6;
-/// Any other snapshot I/O failure: `IOException`.
-pub const ERR_IO: i32 = -7;
-/// A Rust panic: `NativeStoreException` ("Rust panic in userstore: ...").
-pub const ERR_PANIC: i32 = -8;
-/// A broken call (null pointer, negative length, result too large): `NativeStoreException`.
-pub const ERR_INTERNAL: i32 = -9;
-/// A data directory another store has open: `StoreLockedException`.
-pub const ERR_LOCKED: i32 = -10;
-/// A log that could not be written or synced: `DurabilityException`.
-pub const ERR_LOG_IO: i32 = -11;
 
 thread_local! {
     /// The message of this thread's last error; written only when a call fails.
@@ -84,24 +60,7 @@ fn fail(failure: Failure) -> i64 {
     let (code, message) = match failure {
         Failure::Closed => (ERR_CLOSED, "the store is closed".to_owned()),
         Failure::Internal(message) => (ERR_INTERNAL, message),
-        Failure::Store(err) => {
-            let code = match &err {
-                StoreError::InvalidId(_) | StoreError::InvalidName(_) => ERR_INVALID_USER,
-                StoreError::InvalidJson { .. } => ERR_INVALID_JSON,
-                StoreError::SnapshotMissing { .. } => ERR_NO_SUCH_FILE,
-                StoreError::SnapshotCorrupt { .. } => ERR_CORRUPT_SNAPSHOT,
-                StoreError::SnapshotIo { .. } => ERR_IO,
-                StoreError::Locked { .. } => ERR_LOCKED,
-                StoreError::LogIo { .. } => ERR_LOG_IO,
-                StoreError::LogClosed => ERR_CLOSED,
-            };
-            let message = match &err {
-                // NoSuchFileException's message is the file, as the JDK's own.
-                StoreError::SnapshotMissing { path } => path.to_string_lossy().into_owned(),
-                _ => err.to_string(),
-            };
-            (code, message)
-        }
+        Failure::Store(err) => (abi::code_of(&err), abi::message_of(&err)),
     };
     set_last_error(message.into_bytes());
     i64::from(code)
@@ -254,12 +213,8 @@ pub unsafe extern "C" fn userstore_open_durable(
     let result = guarded(|| {
         // SAFETY: the caller passes `len` readable bytes (an off-heap copy, held for the call).
         let dir = path(unsafe { bytes(dir_utf8, len) }?)?;
-        let sync = match sync {
-            0 => SyncMode::Always,
-            1 => SyncMode::Batch,
-            2 => SyncMode::None,
-            other => return Err(Failure::Internal(format!("unknown sync mode {other}"))),
-        };
+        let sync = abi::sync_mode(sync)
+            .ok_or_else(|| Failure::Internal(format!("unknown sync mode {sync}")))?;
         let checkpoint_log_bytes = u64::try_from(checkpoint_log_bytes)
             .ok()
             .filter(|&n| n >= 1)
@@ -313,7 +268,7 @@ pub unsafe extern "C" fn userstore_log_stats(raw: i64, out4: *mut i64) -> i32 {
         }
         // SAFETY: the JVM side passes room for four aligned i64s (checked non-null and aligned)
         // that only this call touches.
-        let out = unsafe { std::slice::from_raw_parts_mut(out4, 4) };
+        let out = unsafe { std::slice::from_raw_parts_mut(out4, abi::LOG_STATS_FIELDS as usize) };
         let values = [stats.appended, stats.durable, stats.syncs, stats.generation];
         for (slot, value) in out.iter_mut().zip(values) {
             *slot = i64::try_from(value).unwrap_or(i64::MAX);
@@ -664,7 +619,7 @@ pub extern "C" fn userstore_name_buffer_bytes() -> i32 {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::wire::LATIN1;
+    use crate::abi::*;
 
     fn last_error() -> String {
         let mut out = vec![0u8; 256];

@@ -38,36 +38,24 @@ use std::ffi::c_void;
 use std::path::PathBuf;
 
 use jni::errors::{Error as JniError, ErrorPolicy};
-use jni::objects::{Global, JByteArray, JByteBuffer, JClass, JLongArray};
+use jni::objects::{Global, JByteArray, JByteBuffer, JClass, JLongArray, JThrowable, JValue};
 use jni::strings::{JNIStr, JNIString};
 use jni::sys::{jboolean, jint, jlong, JNI_ERR, JNI_VERSION_1_8};
 use jni::{
-    jni_str, native_method, AttachConfig, AttachmentExceptionPolicy, Env, EnvUnowned, JavaVM,
-    NativeMethod, DEFAULT_LOCAL_FRAME_CAPACITY,
+    jni_sig, jni_str, native_method, AttachConfig, AttachmentExceptionPolicy, Env, EnvUnowned,
+    JavaVM, NativeMethod, DEFAULT_LOCAL_FRAME_CAPACITY,
 };
 use once_cell::sync::OnceCell;
 
-use crate::core::{DurableOptions, Store, StoreError, SyncMode};
+use crate::abi;
+use crate::core::{DurableOptions, Store, StoreError};
 use crate::handle::{self, Closed, Handle};
 use crate::wire::{write_entries, write_name, NAME_BUFFER_BYTES};
 
-/// Exception classes, looked up once in `JNI_OnLoad` (not on the hot path).
+/// `dev.userstore.internal.NativeAbi`, looked up once in `JNI_OnLoad` (not on the hot path): its
+/// static `exception(code, message)` builds the exception of an error code for both bindings.
 struct ExceptionClasses {
-    invalid_user: Global<JClass<'static>>,
-    invalid_json: Global<JClass<'static>>,
-    native_store: Global<JClass<'static>>,
-    /// `java.nio.file.NoSuchFileException`: a snapshot that does not exist.
-    no_such_file: Global<JClass<'static>>,
-    /// `dev.userstore.CorruptSnapshotException`: a snapshot that fails its checks.
-    corrupt_snapshot: Global<JClass<'static>>,
-    /// `java.io.IOException`: any other snapshot I/O failure.
-    io: Global<JClass<'static>>,
-    /// `dev.userstore.StoreClosedException`: a call on a closed store.
-    closed: Global<JClass<'static>>,
-    /// `dev.userstore.StoreLockedException`: a data directory another store has open.
-    locked: Global<JClass<'static>>,
-    /// `dev.userstore.DurabilityException`: a log that could not be written or synced.
-    durability: Global<JClass<'static>>,
+    native_abi: Global<JClass<'static>>,
 }
 
 static CLASSES: OnceCell<ExceptionClasses> = OnceCell::new();
@@ -121,45 +109,12 @@ impl<T: Default> ErrorPolicy<T, BoundaryError> for ThrowJava {
             // A Java exception is already pending (for example from a failed allocation): it wins.
             return Ok(T::default());
         }
-        let message = match &err {
-            // NoSuchFileException's message is the file, as the JDK's own.
-            BoundaryError::Store(StoreError::SnapshotMissing { path }) => {
-                JNIString::new(path.to_string_lossy())
-            }
-            _ => JNIString::new(err.to_string()),
+        let (code, message) = match &err {
+            BoundaryError::Store(store) => (abi::code_of(store), abi::message_of(store)),
+            BoundaryError::Closed => (abi::ERR_CLOSED, err.to_string()),
+            _ => (abi::ERR_INTERNAL, err.to_string()),
         };
-        let thrown = match (&err, CLASSES.get()) {
-            (BoundaryError::Store(StoreError::InvalidJson { .. }), Some(c)) => {
-                env.throw_new(&c.invalid_json, &message)
-            }
-            (BoundaryError::Store(StoreError::SnapshotMissing { .. }), Some(c)) => {
-                env.throw_new(&c.no_such_file, &message)
-            }
-            (BoundaryError::Store(StoreError::SnapshotCorrupt { .. }), Some(c)) => {
-                env.throw_new(&c.corrupt_snapshot, &message)
-            }
-            (BoundaryError::Store(StoreError::SnapshotIo { .. }), Some(c)) => {
-                env.throw_new(&c.io, &message)
-            }
-            (BoundaryError::Store(StoreError::Locked { .. }), Some(c)) => {
-                env.throw_new(&c.locked, &message)
-            }
-            (BoundaryError::Store(StoreError::LogIo { .. }), Some(c)) => {
-                env.throw_new(&c.durability, &message)
-            }
-            (BoundaryError::Store(StoreError::LogClosed), Some(c)) => {
-                env.throw_new(&c.closed, &message)
-            }
-            (BoundaryError::Store(_), Some(c)) => env.throw_new(&c.invalid_user, &message),
-            (BoundaryError::Closed, Some(c)) => env.throw_new(&c.closed, &message),
-            (_, Some(c)) => env.throw_new(&c.native_store, &message),
-            (_, None) => env.throw_new(jni_str!("java/lang/IllegalStateException"), &message),
-        };
-        // throw_new reports the now pending exception as Err(JavaException): that is the goal here.
-        match thrown {
-            Ok(()) | Err(JniError::JavaException) => Ok(T::default()),
-            Err(other) => Err(other),
-        }
+        throw_code(env, code, &message)
     }
 
     fn on_panic<'unowned_env_local: 'native_method, 'native_method>(
@@ -173,15 +128,42 @@ impl<T: Default> ErrorPolicy<T, BoundaryError> for ThrowJava {
         if env.exception_check() {
             env.exception_clear();
         }
-        let message = JNIString::new(format!("Rust panic in userstore: {text}"));
-        let thrown = match CLASSES.get() {
-            Some(c) => env.throw_new(&c.native_store, &message),
-            None => env.throw_new(jni_str!("java/lang/RuntimeException"), &message),
-        };
-        match thrown {
-            Ok(()) | Err(JniError::JavaException) => Ok(T::default()),
-            Err(other) => Err(other),
-        }
+        throw_code(
+            env,
+            abi::ERR_PANIC,
+            &format!("Rust panic in userstore: {text}"),
+        )
+    }
+}
+
+/// Throws the exception of error `code` with `message`, as `NativeAbi.exception` builds it (the
+/// one place, shared with the FFM binding, that maps codes to exception classes). Without the
+/// class (never after a successful `JNI_OnLoad`), an `IllegalStateException`. A Java exception
+/// raised while building it (an out-of-memory, say) is left pending instead: it wins.
+fn throw_code<T: Default>(env: &mut Env<'_>, code: i32, message: &str) -> jni::errors::Result<T> {
+    let thrown = match CLASSES.get() {
+        Some(c) => env
+            .new_string(message)
+            .and_then(|text| {
+                env.call_static_method(
+                    &c.native_abi,
+                    jni_str!("exception"),
+                    jni_sig!("(ILjava/lang/String;)Ljava/lang/Throwable;"),
+                    &[JValue::Int(code), JValue::Object(&text)],
+                )
+            })
+            .and_then(|value| value.l())
+            .and_then(|object| env.cast_local::<JThrowable>(object))
+            .and_then(|throwable| env.throw(throwable)),
+        None => env.throw_new(
+            jni_str!("java/lang/IllegalStateException"),
+            JNIString::new(message),
+        ),
+    };
+    // Throwing reports the now pending exception as Err(JavaException): that is the goal here.
+    match thrown {
+        Ok(()) | Err(JniError::JavaException) => Ok(T::default()),
+        Err(other) => Err(other),
     }
 }
 
@@ -381,27 +363,11 @@ fn register_natives(env: &mut Env<'_>) -> jni::errors::Result<()> {
     registered
 }
 
-/// Looks up the exception classes thrown by [`ThrowJava`].
+/// Looks up `NativeAbi`, whose `exception` builds what [`ThrowJava`] throws.
 fn exception_classes(env: &mut Env<'_>) -> jni::errors::Result<ExceptionClasses> {
-    let invalid_user = env.find_class(jni_str!("dev/userstore/InvalidUserException"))?;
-    let invalid_json = env.find_class(jni_str!("dev/userstore/InvalidJsonException"))?;
-    let native_store = env.find_class(jni_str!("dev/userstore/NativeStoreException"))?;
-    let no_such_file = env.find_class(jni_str!("java/nio/file/NoSuchFileException"))?;
-    let corrupt_snapshot = env.find_class(jni_str!("dev/userstore/CorruptSnapshotException"))?;
-    let io = env.find_class(jni_str!("java/io/IOException"))?;
-    let closed = env.find_class(jni_str!("dev/userstore/StoreClosedException"))?;
-    let locked = env.find_class(jni_str!("dev/userstore/StoreLockedException"))?;
-    let durability = env.find_class(jni_str!("dev/userstore/DurabilityException"))?;
+    let native_abi = env.find_class(jni_str!("dev/userstore/internal/NativeAbi"))?;
     Ok(ExceptionClasses {
-        invalid_user: env.new_global_ref(invalid_user)?,
-        invalid_json: env.new_global_ref(invalid_json)?,
-        native_store: env.new_global_ref(native_store)?,
-        no_such_file: env.new_global_ref(no_such_file)?,
-        corrupt_snapshot: env.new_global_ref(corrupt_snapshot)?,
-        io: env.new_global_ref(io)?,
-        closed: env.new_global_ref(closed)?,
-        locked: env.new_global_ref(locked)?,
-        durability: env.new_global_ref(durability)?,
+        native_abi: env.new_global_ref(native_abi)?,
     })
 }
 
@@ -782,16 +748,8 @@ fn open_durable0<'local>(
 ) -> jlong {
     run(env, |env| {
         let dir = read_path(env, &dir)?;
-        let sync = match sync {
-            0 => SyncMode::Always,
-            1 => SyncMode::Batch,
-            2 => SyncMode::None,
-            other => {
-                return Err(BoundaryError::BadArgument(format!(
-                    "unknown sync mode {other}"
-                )))
-            }
-        };
+        let sync = abi::sync_mode(sync)
+            .ok_or_else(|| BoundaryError::BadArgument(format!("unknown sync mode {sync}")))?;
         let checkpoint_log_bytes = u64::try_from(checkpoint_log_bytes)
             .ok()
             .filter(|&n| n >= 1)

@@ -19,6 +19,8 @@
 //!
 //!   The boundary is compiled only with the `jvm` feature (on by default); without it the crate
 //!   is the core alone, for Rust programs such as `userstore-server`.
+#[cfg(feature = "jvm")]
+mod abi;
 pub mod core;
 mod dirlock;
 #[cfg(feature = "jvm")]

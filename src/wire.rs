@@ -5,12 +5,10 @@ use std::borrow::Borrow;
 
 use crate::core::{Store, StoreError};
 
-/// Marks a name written in Latin-1 (one byte per character) rather than UTF-8, in the length
-/// word of a get. Above every possible length (at most [`NAME_BUFFER_BYTES`]).
-pub(crate) const LATIN1: i32 = 1 << 20;
+pub(crate) use crate::abi::LATIN1;
 
-/// The size of the buffer a name may need: 256 code points of at most 4 UTF-8 bytes each.
-pub(crate) const NAME_BUFFER_BYTES: usize = 1024;
+/// The size of the buffer a name may need ([`crate::abi::NAME_BUFFER_BYTES`]), as a length.
+pub(crate) const NAME_BUFFER_BYTES: usize = crate::abi::NAME_BUFFER_BYTES as usize;
 
 /// Writes the stored name `utf8` at the start of `out` and returns its length word: the byte
 /// count, with [`LATIN1`] set when every character is at most U+00FF and the bytes written are

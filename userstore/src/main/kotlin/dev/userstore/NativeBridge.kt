@@ -39,21 +39,16 @@ internal object NativeBridge {
     @JvmStatic external fun bufferAddress0(buffer: ByteBuffer): Long
 
     /**
-     * Writes the name of [id] at [address] (a direct buffer of at least [NAME_BUFFER_BYTES]) and returns
-     * its length word: the byte count, plus [LATIN1] when the bytes are Latin-1 rather than UTF-8; -1 when
-     * there is no such user. Makes no JNI call back into the JVM and creates no Java object.
+     * Writes the name of [id] at [address] (a direct buffer of at least `NativeAbi.NAME_BUFFER_BYTES`)
+     * and returns its length word: the byte count, plus `NativeAbi.LATIN1` when the bytes are Latin-1
+     * rather than UTF-8; -1 when there is no such user. Makes no JNI call back into the JVM and creates
+     * no Java object.
      */
     @JvmStatic external fun getDirect0(
         handle: Long,
         id: Long,
         address: Long,
     ): Int
-
-    /** The longest name in UTF-8: 256 code points of at most 4 bytes. */
-    const val NAME_BUFFER_BYTES = 1024
-
-    /** Set in a length word when the name's bytes are Latin-1 (one byte per char). */
-    const val LATIN1 = 1 shl 20
 
     /**
      * Looks up the [count] ids stored in native byte order at the start of the direct buffer at [address]

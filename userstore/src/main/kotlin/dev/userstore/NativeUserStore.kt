@@ -1,5 +1,6 @@
 package dev.userstore
 
+import dev.userstore.internal.NativeAbi
 import dev.userstore.internal.NativeBinding
 import dev.userstore.internal.NativeCalls
 import dev.userstore.internal.OpenDirectories
@@ -228,7 +229,7 @@ class NativeUserStore private constructor(
             val directory = OpenDirectories.register(dir)
             val handle =
                 try {
-                    CALLS.openDurable(encodePath(dir), sync.ordinal, checkpointLogBytes)
+                    CALLS.openDurable(encodePath(dir), NativeAbi.syncCode(sync), checkpointLogBytes)
                 } catch (t: Throwable) {
                     directory.release()
                     throw t

@@ -5,13 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import dev.userstore.CorruptSnapshotException;
-import dev.userstore.DurabilityException;
-import dev.userstore.InvalidJsonException;
-import dev.userstore.InvalidUserException;
 import dev.userstore.NativeStoreException;
-import dev.userstore.StoreClosedException;
-import dev.userstore.StoreLockedException;
 import dev.userstore.User;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -24,7 +18,6 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.NoSuchFileException;
 import java.util.Arrays;
 import java.util.List;
 
@@ -45,25 +38,17 @@ import java.util.List;
  * binding throws for the same failure.
  */
 public final class FfmCalls implements NativeCalls {
-    /** The C ABI this class speaks ({@code ffi::ABI_VERSION}). */
-    private static final int ABI_VERSION = 1;
+    /** The C ABI this class speaks; this and every code and flag below come from {@link NativeAbi}. */
+    private static final int ABI_VERSION = NativeAbi.ABI_VERSION;
 
-    private static final int LATIN1 = 1 << 20;
-    private static final int NAME_BUFFER_BYTES = 1024;
+    private static final int LATIN1 = NativeAbi.LATIN1;
+    private static final int NAME_BUFFER_BYTES = NativeAbi.NAME_BUFFER_BYTES;
     /** The first guess for a name: most fit, a longer one costs a second call. */
     private static final int SMALL_NAME_BYTES = 32;
     /** The first guess for the room per getMany entry (length word and a typical name). */
     private static final int TYPICAL_ENTRY_BYTES = 24;
 
-    private static final int MISSING = -1;
-    private static final int ERR_CLOSED = -2;
-    private static final int ERR_INVALID_USER = -3;
-    private static final int ERR_INVALID_JSON = -4;
-    private static final int ERR_NO_SUCH_FILE = -5;
-    private static final int ERR_CORRUPT_SNAPSHOT = -6;
-    private static final int ERR_IO = -7;
-    private static final int ERR_LOCKED = -10;
-    private static final int ERR_LOG_IO = -11;
+    private static final int MISSING = NativeAbi.MISSING;
 
     private static final Linker LINKER = Linker.nativeLinker();
     /** The library is loaded (System.load) by NativeLoader, in this class loader, before this class is. */
@@ -431,10 +416,10 @@ public final class FfmCalls implements NativeCalls {
         int result;
         long[] stats = new long[4];
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(JAVA_LONG, 4);
+            MemorySegment out = arena.allocate(JAVA_LONG, NativeAbi.LOG_STATS_FIELDS);
             result = (int) Durable.LOG_STATS.invokeExact(handle, out);
             if (result == 1) {
-                MemorySegment.copy(out, JAVA_LONG, 0, stats, 0, 4);
+                MemorySegment.copy(out, JAVA_LONG, 0, stats, 0, NativeAbi.LOG_STATS_FIELDS);
             }
         } catch (Throwable t) {
             throw rethrow(t);
@@ -499,23 +484,9 @@ public final class FfmCalls implements NativeCalls {
         return result;
     }
 
-    /**
-     * The exception for error code {@code code}, with this thread's last error message: the same classes the
-     * JNI binding throws ({@code src/jni.rs}'s ThrowJava).
-     */
-    private static Exception error(long code) {
-        String message = lastError();
-        return switch ((int) code) {
-            case ERR_CLOSED -> new StoreClosedException(message);
-            case ERR_INVALID_USER -> new InvalidUserException(message);
-            case ERR_INVALID_JSON -> new InvalidJsonException(message);
-            case ERR_NO_SUCH_FILE -> new NoSuchFileException(message);
-            case ERR_CORRUPT_SNAPSHOT -> new CorruptSnapshotException(message);
-            case ERR_IO -> new IOException(message);
-            case ERR_LOCKED -> new StoreLockedException(message);
-            case ERR_LOG_IO -> new DurabilityException(message);
-            default -> new NativeStoreException(message);
-        };
+    /** The exception for error code {@code code}, with this thread's last error message ({@link NativeAbi#exception}). */
+    private static Throwable error(long code) {
+        return NativeAbi.exception((int) code, lastError());
     }
 
     /** This thread's last error message, from {@code userstore_last_error}. */

@@ -90,7 +90,7 @@ internal object JniCalls : NativeCalls {
     override fun checkpoint(handle: Long) = NativeBridge.checkpoint0(handle)
 
     override fun logStats(handle: Long): LongArray? {
-        val out = LongArray(4)
+        val out = LongArray(NativeAbi.LOG_STATS_FIELDS)
         return if (NativeBridge.logStats0(handle, out)) out else null
     }
 
@@ -185,7 +185,7 @@ internal object JniCalls : NativeCalls {
         private var longs: LongBuffer = buffer.asLongBuffer()
         var address: Long = NativeBridge.bufferAddress0(buffer)
             private set
-        private val bytes = ByteArray(NativeBridge.NAME_BUFFER_BYTES)
+        private val bytes = ByteArray(NativeAbi.NAME_BUFFER_BYTES)
 
         /** getMany's entries, copied from [buffer] in one go, and a native-order view to read their length words. */
         private var entries = ByteArray(INITIAL_BUFFER_BYTES)
@@ -259,7 +259,7 @@ internal object JniCalls : NativeCalls {
     }
 
     /** The byte count in a name's length word (see [NativeBridge.getDirect0]). */
-    private fun byteLength(word: Int): Int = word and (NativeBridge.LATIN1 - 1)
+    private fun byteLength(word: Int): Int = word and (NativeAbi.LATIN1 - 1)
 
     /** The name whose length word is [word], its bytes at [at] in [src]: Latin-1 (a plain copy) or UTF-8. */
     private fun decode(
@@ -267,7 +267,7 @@ internal object JniCalls : NativeCalls {
         at: Int,
         word: Int,
     ): String {
-        val charset = if (word and NativeBridge.LATIN1 != 0) Charsets.ISO_8859_1 else Charsets.UTF_8
+        val charset = if (word and NativeAbi.LATIN1 != 0) Charsets.ISO_8859_1 else Charsets.UTF_8
         return String(src, at, byteLength(word), charset)
     }
 
