@@ -24,7 +24,7 @@
 #                           get/getMiss/getMany/getJson/findByName, gets/s on 1 and 2 threads, the machine's floor)
 #                           once per binding this JDK has (22+: ffm and jni; 17-21: jni), ~1 min each; with
 #                           -PbenchShapes.jmh=true also JMH's SharedCallSiteBenchmark and StoreBenchmark (one store
-#                           per fork) for the same ops, quick profile, ~3 min more per binding. Raw results, a
+#                           per fork) for the same ops, quick profile, ~5 min more per binding. Raw results, a
 #                           summary.md/summary.csv table (scripts/shapes-table.py) in benchmarks/build/reports/shapes
 #                           (the demo's compare report shows it); --args="--quick" for a short check run
 #   ./gradlew durableLoadtest [-PdurableLoadtest.NAME=VALUE ...]   installDist and the Rust server, then
