@@ -85,12 +85,24 @@ def jmh_rows(path, jdk, binding):
         n, k = v.get("native"), v.get("kotlin")
         ratio = n[0] / k[0] if n and k and k[0] > 0 else None
         goal = GOALS.get((shape, op), lambda j, b: None)(jdk, binding)
-        rows.append(dict(jdk=jdk, binding=binding, shape=shape, source="JMH", op=op, unit="ns/op",
+        rows.append(dict(jdk=jdk, binding=binding, shape=shape, source="JMH", op=op,
+                         unit="ns/id" if op == "getMany" else "ns/op",
                          native=n[0] if n else None, kotlin=k[0] if k else None, ratio=ratio,
                          spread="± %.1f / ± %.1f" % (n[1] or 0, k[1] or 0) if n and k else "",
                          goal=None if goal is None else "<= %.1f" % goal,
                          met=None if goal is None or ratio is None else ratio <= goal))
     return rows
+
+
+OPS = ["get", "getMiss", "getMany", "getJson", "findByName", "getsPerSec1t", "getsPerSec2t"]
+SHAPES = [("shared call site", "CallerLoop"), ("shared call site", "JMH"), ("one store per fork", "JMH")]
+
+
+def order(row):
+    """Side by side: each op's shapes together (CallerLoop, JMH shared, JMH per fork); scaling and floor last."""
+    op = OPS.index(row["op"]) if row["op"] in OPS else len(OPS) + (row["shape"] == "machine")
+    shape = (row["shape"], row["source"])
+    return (op, SHAPES.index(shape) if shape in SHAPES else len(SHAPES), row["op"])
 
 
 def fmt(x, digits=1):
@@ -111,6 +123,7 @@ def main():
             rows += r
         if ("jmh", binding, jdk) in files:
             rows += jmh_rows(files[("jmh", binding, jdk)], jdk, binding)
+        rows.sort(key=order)
         print("## JDK %d, native binding %s" % (jdk, binding))
         if env:
             print("CallerLoop: %s, %s, GC %s, %s users, %s rounds, load average %.2f at start" % (
@@ -131,8 +144,9 @@ def main():
         w.writeheader()
         for r in all_rows:
             w.writerow({k: ("" if v is None else v) for k, v in r.items()})
-    print("Ratios are native/kotlin times (below 1: native faster; getsPerSec rows: native/kotlin rates, above 1: native faster); CallerLoop's is the median of the per-round "
-          "ratios, JMH's the ratio of the scores (± its 99.9% errors). gets/s 2t/1t: 2-thread over 1-thread rate.")
+    print("Ratios are native/kotlin times (below 1: native faster; getsPerSec rows: native/kotlin rates, above 1: "
+          "native faster); CallerLoop's is the median of the per-round ratios, JMH's the ratio of the scores "
+          "(± its 99.9% errors). gets/s 2t/1t: 2-thread over 1-thread rate.")
     return 0
 
 
