@@ -18,6 +18,15 @@
 #                           writers, throughput and latency) and SyncFloorBenchmark (this disk's fdatasync);
 #                           1 fork, 2 x 1 s warm-up, 3 x 1.5 s measured, ~9 min; results-durable-<date>.json
 #                           and its table (scripts/jmh-durable-table.py)
+#   ./gradlew benchShapes [-PbenchShapes.jmh=true] [-PbenchShapes.bindings=ffm,jni] [--args="CallerLoop options"]
+#                           issue 19: both stores through one shared UserStore call site. Runs the plain-main
+#                           program dev.userstore.bench.CallerLoop (1M users in both stores, interleaved rounds,
+#                           get/getMiss/getMany/getJson/findByName, gets/s on 1 and 2 threads, the machine's floor)
+#                           once per binding this JDK has (22+: ffm and jni; 17-21: jni), ~1 min each; with
+#                           -PbenchShapes.jmh=true also JMH's SharedCallSiteBenchmark and StoreBenchmark (one store
+#                           per fork) for the same ops, quick profile, ~5 min more per binding. Raw results, a
+#                           summary.md/summary.csv table (scripts/shapes-table.py) in benchmarks/build/reports/shapes
+#                           (the demo's compare report shows it); --args="--quick" for a short check run
 #   ./gradlew durableLoadtest [-PdurableLoadtest.NAME=VALUE ...]   installDist and the Rust server, then
 #                           scripts/durable-loadtest.sh: PUT load on the three services per sync mode
 #   ./gradlew loadtest [-Ploadtest.rate=10000 -Ploadtest.users=1000000,5000000 ...]
@@ -54,7 +63,7 @@ while [ $# -gt 0 ]; do
     -P*=*)
       kv=${1#-P}
       case ${kv%%=*} in
-        jmh.profile|jmh.profiler|jmh.profiler.event|fuzz.seconds|loadtest.*|durableLoadtest.*) props[${kv%%=*}]=${kv#*=} ;;
+        jmh.profile|jmh.profiler|jmh.profiler.event|fuzz.seconds|loadtest.*|durableLoadtest.*|benchShapes.*) props[${kv%%=*}]=${kv#*=} ;;
         *) die "unknown project property $1 (see ./gradlew tasks)" ;;
       esac
       ;;
@@ -218,6 +227,44 @@ run_jmh() {
   fi
 }
 
+# ./gradlew benchShapes: see the task list at the top.
+run_bench_shapes() {
+  local jar=benchmarks/build/benchmarks.jar out=benchmarks/build/reports/shapes java_cmd=java feature bindings
+  [ -n "${JAVA_HOME:-}" ] && java_cmd=$JAVA_HOME/bin/java
+  feature=$("$java_cmd" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+  if [ -n "${props[benchShapes.bindings]:-}" ]; then bindings=${props[benchShapes.bindings]//,/ }
+  elif [ "${feature%%.*}" -ge 22 ] 2> /dev/null; then bindings="ffm jni"
+  else
+    echo "gradlew: JDK $feature has no FFM binding: benchShapes runs the JNI binding only" >&2
+    bindings=jni
+  fi
+  mkdir -p "$out"
+  local heap=(-Xms3g -Xmx3g -XX:+AlwaysPreTouch --enable-native-access=ALL-UNNAMED) b stamp
+  eval "set -- $run_args"
+  for b in $bindings; do
+    echo "> java ${heap[*]} -Duserstore.binding=$b -cp $jar dev.userstore.bench.CallerLoop --out $out $*   (load average: $(cut -d' ' -f1-3 /proc/loadavg 2> /dev/null))" >&2
+    "$java_cmd" "${heap[@]}" "-Duserstore.binding=$b" -cp "$jar" dev.userstore.bench.CallerLoop --out "$out" "$@"
+  done
+  case ${props[benchShapes.jmh]:-false} in
+    false) ;;
+    true)
+      # Quick profile; the forks' JVM options are given in full, as -jvmArgsAppend replaces the @Fork annotation's.
+      for b in $bindings; do
+        stamp=$(date -u +%Y-%m-%dT%H-%M-%SZ)
+        local jmh_args=(-f 1 -wi 2 -w 1s -i 3 -r 1s -p store=native,kotlin
+          -jvmArgsAppend "-Xms4g -Xmx4g -XX:+AlwaysPreTouch --enable-native-access=ALL-UNNAMED -Duserstore.binding=$b"
+          -rf json -rff "$out/jmh-$b-jdk${feature%%.*}-$stamp.json"
+          'SharedCallSiteBenchmark' 'StoreBenchmark\.(get|getMany|getJson|findByName)$')
+        echo "> java -jar $jar ${jmh_args[*]}   (load average: $(cut -d' ' -f1-3 /proc/loadavg 2> /dev/null))" >&2
+        "$java_cmd" --enable-native-access=ALL-UNNAMED -jar "$jar" "${jmh_args[@]}"
+      done
+      ;;
+    *) die "benchShapes.jmh must be true or false, not ${props[benchShapes.jmh]}" ;;
+  esac
+  python3 scripts/shapes-table.py "$out" | tee "$out/summary.md"
+  echo "table: $out/summary.md and $out/summary.csv (raw: $out/callerloop-*.json|csv, $out/jmh-*.json)" >&2
+}
+
 for task in "${tasks[@]}"; do
   case $task in
     check|build) maven verify ${test_flags[@]+"${test_flags[@]}"} ;;
@@ -244,6 +291,10 @@ for task in "${tasks[@]}"; do
     jmh)
       maven package "${no_checks[@]}" -pl benchmarks -am 1>&2
       run_jmh
+      ;;
+    benchShapes)
+      maven package "${no_checks[@]}" -pl benchmarks -am 1>&2
+      run_bench_shapes
       ;;
     jmhDurable)
       maven package "${no_checks[@]}" -pl benchmarks -am 1>&2

@@ -179,12 +179,13 @@ class CompareCommand(
         val extras = Extras(startup, safety, pressureOptions, pressure, startupRepeats, durable)
         val verdicts = verdicts(options, results, extras)
         val loadTest = LoadTestSummary.find()
+        val shapes = ShapesSummary.find()
         val text =
-            (listOf(Report(environment, options, results).render()) + extrasText(extras, verdicts) + serviceVerdictsText(loadTest))
+            (listOf(Report(environment, options, results, shapes).render()) + extrasText(extras, verdicts) + serviceVerdictsText(loadTest))
                 .joinToString("\n")
         out.println(text)
         options.json?.let { writeJson(it, Json.encode(resultsToJson(environment, options, results))) }
-        val index = HtmlReport(environment, options, results, extras, verdicts, text, loadTest).write(reportDir)
+        val index = HtmlReport(environment, options, results, extras, verdicts, text, loadTest, shapes).write(reportDir)
         out.println("report written to ${index.toAbsolutePath().normalize()}")
     }
 

@@ -49,6 +49,8 @@ internal class HtmlReport(
     private val consoleText: String,
     /** The HTTP load test's latest results, if any (see [LoadTestSummary]). */
     private val loadTest: LoadTestSummary? = LoadTestSummary.find(),
+    /** `./gradlew benchShapes`' table of the two shapes, if it exists (see [ShapesSummary]). */
+    private val shapes: ShapesSummary? = ShapesSummary.find(),
 ) {
     /** Writes the folder and returns the path of index.html. */
     fun write(dir: Path): Path {
@@ -97,6 +99,7 @@ internal class HtmlReport(
                     },
                 "gcPressure" to if (extras.gcPressure.isEmpty()) null else gcPressureJson(extras.gcPressureOptions, extras.gcPressure),
                 "durability" to extras.durability?.let(::durabilityJson),
+                "lookupShape" to SHAPE_OF_THIS_RUN,
                 "verdicts" to verdicts.map { linkedMapOf("claim" to it.claim, "outcome" to it.outcome.text, "why" to it.why) },
                 "writtenAt" to Instant.now().toString(),
             )
@@ -255,6 +258,31 @@ internal class HtmlReport(
             "\n<h3>The issue's goals</h3>\n" + table(listOf("goal", "measured", "limit", "met"), t.goals) + "\n" + charts
     }
 
+    /** The shape the demo measures, its per-get figures, and `./gradlew benchShapes`' two shapes beside them. */
+    private fun shapesSection(): String {
+        if (results.of(StoreKind.NATIVE) == null || results.of(StoreKind.KOTLIN) == null) return ""
+        val rows = demoShapeCells(results, options.threads) + shapes?.cells().orEmpty()
+        val source =
+            when {
+                shapes == null -> {
+                    "Run <code>./gradlew benchShapes</code> to see the plain-main program (CallerLoop) and JMH's two shapes " +
+                        "beside them."
+                }
+
+                else -> {
+                    "Beside them, from <code>./gradlew benchShapes</code> of this build (${html(shapes.path.toString())}, " +
+                        "${html(shapes.modified)}${if (shapes.sameJvm) "" else "; another JDK or binding than this run's"}): " +
+                        "CallerLoop and JMH's SharedCallSiteBenchmark measure the same shared call site; StoreBenchmark " +
+                        "holds one store per fork, so its call sites see one class and inline it."
+                }
+            }
+        return "<h2 id=\"shapes\">Shapes: which caller the lookup figures are for</h2>\n" +
+            "<p>This run's lookups are measured in the ${html(SHAPE_OF_THIS_RUN)}. Figures per thread in ns " +
+            "(1e9 &times; threads / throughput). $source</p>\n<table>\n<tr>" +
+            ShapesSummary.HEADINGS.joinToString("") { "<th>${html(it)}</th>" } + "</tr>\n" +
+            rows.joinToString("\n") { r -> "<tr>" + r.joinToString("") { "<td>${html(it)}</td>" } + "</tr>" } + "\n</table>"
+    }
+
     /** The durability scenario's table and goals, or a line saying it was not run. */
     private fun durabilitySection(): String {
         val run = extras.durability ?: return "<h2>Durability</h2>\n<p>Not measured (--no-durability).</p>"
@@ -319,7 +347,8 @@ internal class HtmlReport(
             |${env.cores} cores; ${fmt(
             "%,d",
             options.users,
-        )} users per store. Every figure below comes from this run; the raw numbers are in
+        )} users per store; lookups measured in the shared call-site shape
+            |(both stores through the same <code>UserStore</code> call sites, see <a href="#shapes">Shapes</a>). Every figure below comes from this run; the raw numbers are in
             |<a href="results.json">results.json</a>, <a href="results.csv">results.csv</a> and <a href="percentiles.csv">percentiles.csv</a>
             |${extras.gcPressure.joinToString(
             "",
@@ -329,6 +358,7 @@ internal class HtmlReport(
             |<tr><th>claim</th><th>verdict</th><th>why (this run's numbers)</th></tr>
             |$verdictRows
             |</table>
+            |${shapesSection()}
             |<h2>Charts</h2>
             |$chartBlocks
             |${durabilitySection()}

@@ -69,13 +69,18 @@ internal class Report(
     private val env: Environment,
     private val options: CompareOptions,
     private val results: CompareResults,
+    /** `./gradlew benchShapes`' table, shown beside this run's figures when it exists. */
+    private val shapes: ShapesSummary? = null,
 ) {
     /** Stores in table order: native first, then kotlin. */
     private val kinds = StoreKind.entries.filter { results.of(it) != null }
     private val both = StoreKind.NATIVE in kinds && StoreKind.KOTLIN in kinds
 
     /** The whole report. */
-    fun render(): String = (header() + "" + table() + "" + notes() + "" + summary()).joinToString("\n")
+    fun render(): String = (header() + "" + table() + "" + notes() + "" + shapesSection() + "" + summary()).joinToString("\n")
+
+    /** The shape this run measures, its figures per get, and the two shapes of `./gradlew benchShapes` beside them. */
+    private fun shapesSection(): List<String> = if (both) shapesText(results, options.threads, shapes) else emptyList()
 
     private fun header(): List<String> {
         val order = results.order.joinToString(", then ") { it.label }
@@ -92,6 +97,8 @@ internal class Report(
             "          " +
                 (if (results.order.size > 1) "the stores taking turns (${turns()}), " else "") +
                 "each slice after a full GC",
+            "shape     shared call site: both stores in this JVM, every lookup through the same UserStore call sites " +
+                "(bimorphic), as in a backend; not JMH's one store per fork (see Shapes below)",
         )
     }
 
