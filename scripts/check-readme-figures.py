@@ -7,7 +7,9 @@
 
 The table is the first Markdown table after the marker line `<!-- results-table -->`. Its first column
 names the row, its last column links the raw file(s) of the row (`[text](path)`, relative to the
-README; a linked folder stands for every file under it); every other cell is a figure cell. Each
+README; a linked folder stands for every file under it); every other cell is a figure cell. When the
+last cell has one link per figure cell, the links go with the figure cells in order (the JDK 25 file
+for the JDK 25 column, ...); otherwise every figure cell is checked against all of the row's files. Each
 number in a figure cell (`0.85`, `1,234`, `2.30x`: the number is `2.30`; a number glued to a letter
 other than a ratio's trailing `x`, as `p99.9` or `4M`, is a name, not a figure) must occur in the text of one of the row's raw files,
 as written or with or without thousands separators (`1,234` or `1234`), not as part of a longer
@@ -92,20 +94,21 @@ def check(readme):
         if not links:
             failures.append(f"row '{name}': no raw file linked in its last cell: {raw!r}")
             continue
-        texts = []
+        texts = {}
         for link in links:
             try:
-                texts.append(raw_text(base, link))
+                texts[link] = raw_text(base, link)
             except OSError as e:
                 failures.append(f"row '{name}': raw file {link} cannot be read: {e.strerror}")
-        if len(texts) < len(links):
+        if len(texts) < len(set(links)):
             continue
-        text = "\n".join(texts)
-        for cell in figures:
+        per_cell = [[link] for link in links] if len(links) == len(figures) else [links] * len(figures)
+        for cell, cell_links in zip(figures, per_cell):
+            text = "\n".join(texts[link] for link in cell_links)
             for number in numbers(cell):
                 if not occurs(number, text):
                     failures.append(
-                        f"row '{name}': {number} (in '{cell}') does not occur in {', '.join(links)}"
+                        f"row '{name}': {number} (in '{cell}') does not occur in {', '.join(cell_links)}"
                     )
     return failures
 
@@ -136,6 +139,12 @@ class SelfTest(unittest.TestCase):
 
     def test_linked_folder_counts_for_its_files(self):
         self.assertEqual(self.readme("| capacity | 42,090 req/s | — | [run](raw/run/) |"), [])
+
+    def test_one_link_per_figure_cell_checks_each_cell_against_its_own_file(self):
+        self.write("raw/b.txt", "ratio 0.31\n")
+        self.assertEqual(self.readme("| p99.9 | 0.31 | 0.85 | [25](raw/b.txt), [17](raw/a.txt) |"), [])
+        failures = self.readme("| p99.9 | 0.85 | 0.31 | [25](raw/b.txt), [17](raw/a.txt) |")
+        self.assertEqual(len(failures), 2)
 
     def test_wrong_figure_fails(self):
         failures = self.readme("| get | 0.86x | 1,234 ns | [a](raw/a.txt) |")
