@@ -267,7 +267,12 @@ run_bench_shapes() {
 
 for task in "${tasks[@]}"; do
   case $task in
-    check|build) maven verify ${test_flags[@]+"${test_flags[@]}"} ;;
+    check|build)
+      # README's results table: every figure must occur in the raw file its row links to (fast, first).
+      python3 scripts/check-readme-figures.py --self-test
+      python3 scripts/check-readme-figures.py
+      maven verify ${test_flags[@]+"${test_flags[@]}"}
+      ;;
     test) maven verify -DskipRustLint=true -Dktlint.skip=true ${test_flags[@]+"${test_flags[@]}"} ;;
     assemble|jar|installDist) maven package "${no_checks[@]}" -pl kotlin-demo -am ;;
     publishToMavenLocal) maven install "${no_checks[@]}" -pl userstore -am ;;
