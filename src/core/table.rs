@@ -844,6 +844,12 @@ impl Shard {
         read_name(self.arrays.load(g), self.arena.load(g), pos, buf).expect("a consistent view");
     }
 
+    /// The bytes of this shard's slots, name index and arena (allocated, used or not).
+    pub fn bytes(&self, g: &Guard) -> usize {
+        let a = self.arrays.load(g);
+        a.slots.len() * 8 + a.names.len() * 4 + self.arena.load(g).words.len() * 8
+    }
+
     /// Checks every invariant of the module documentation; for tests.
     #[cfg(test)]
     pub fn check(&self, g: &Guard, counts: &Counts) {
