@@ -510,7 +510,7 @@ impl Built {
     /// Empty content able to hold `users` users (and `long_words` arena words of long names)
     /// without growing.
     pub fn with_capacity(users: usize, long_words: usize) -> Built {
-        let cap = if users == 0 { 0 } else { cap_for(users, 4, 5) };
+        let cap = if users == 0 { 0 } else { cap_for(users, 5, 6) };
         Built {
             arrays: Arrays::new(cap),
             arena: Arena {
