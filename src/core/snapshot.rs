@@ -74,7 +74,11 @@ impl Store {
                 reason: format!("cannot read: {e}"),
             },
         })?;
-        Store::from_snapshot_at(&bytes, path)
+        let store = Store::from_snapshot_at(&bytes, path);
+        // The file's bytes and the build's temporaries are freed: give their pages back.
+        drop(bytes);
+        crate::reclaim::trim_heap();
+        store
     }
 
     /// A new store holding the users of a snapshot held in memory: exactly what [`Store::open`]

@@ -111,6 +111,14 @@ impl Store {
         self.len.load(Ordering::Acquire)
     }
 
+    /// The bytes the store's tables hold: every shard's slots, name index and long-name arena,
+    /// as allocated (free slots included; allocator overhead and retired arrays not yet freed
+    /// excluded). For benchmarks and memory reports.
+    pub fn table_bytes(&self) -> u64 {
+        let g = pin();
+        self.shards.iter().map(|s| s.bytes(&g) as u64).sum()
+    }
+
     /// True if no user is stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -510,7 +510,7 @@ impl Built {
     /// Empty content able to hold `users` users (and `long_words` arena words of long names)
     /// without growing.
     pub fn with_capacity(users: usize, long_words: usize) -> Built {
-        let cap = if users == 0 { 0 } else { cap_for(users, 4, 5) };
+        let cap = if users == 0 { 0 } else { cap_for(users, 5, 6) };
         Built {
             arrays: Arrays::new(cap),
             arena: Arena {
@@ -842,6 +842,12 @@ impl Shard {
     /// Copies the name of the live slot `pos` into `buf` (consistent view only).
     pub fn name_at(&self, g: &Guard, pos: usize, buf: &mut NameBuf) {
         read_name(self.arrays.load(g), self.arena.load(g), pos, buf).expect("a consistent view");
+    }
+
+    /// The bytes of this shard's slots, name index and arena (allocated, used or not).
+    pub fn bytes(&self, g: &Guard) -> usize {
+        let a = self.arrays.load(g);
+        a.slots.len() * 8 + a.names.len() * 4 + self.arena.load(g).words.len() * 8
     }
 
     /// Checks every invariant of the module documentation; for tests.
