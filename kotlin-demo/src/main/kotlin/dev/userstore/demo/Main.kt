@@ -4,6 +4,11 @@ import com.github.ajalt.clikt.core.CliktCommand
 import com.github.ajalt.clikt.core.Context
 import com.github.ajalt.clikt.core.main
 import com.github.ajalt.clikt.core.subcommands
+import dev.userstore.demo.cli.CompareCommand
+import dev.userstore.demo.cli.GcPressureCommand
+import dev.userstore.demo.cli.SnapshotCommand
+import dev.userstore.demo.measure.GcPressureWorker
+import dev.userstore.demo.measure.StartupProbe
 import dev.userstore.service.ServeCommand
 
 /** The subcommand that runs when the command line names none. */
