@@ -124,7 +124,7 @@ fn golden_bytes() {
     store.close_log().unwrap();
     let written = fs::read(log(dir.path(), 1)).unwrap();
     assert_eq!(written, golden_by_hand());
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/durable-golden.wal.hex");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/durable-golden.wal.hex");
     let text = fs::read_to_string(file).unwrap();
     assert_eq!(text.trim(), text, "one line, no newline");
     assert_eq!(written, hex_decode(&text));

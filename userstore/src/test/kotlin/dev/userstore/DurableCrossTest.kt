@@ -161,11 +161,11 @@ class DurableCrossTest {
     private fun goldenFile(): Path {
         var dir: Path? = Path.of("").toAbsolutePath()
         while (dir != null) {
-            val candidate = dir.resolve("tests/data/durable-golden.wal.hex")
+            val candidate = dir.resolve("spec/durable-golden.wal.hex")
             if (Files.exists(candidate)) return candidate
             dir = dir.parent
         }
-        return Path.of("../tests/data/durable-golden.wal.hex").toAbsolutePath()
+        return Path.of("../spec/durable-golden.wal.hex").toAbsolutePath()
     }
 
     private fun hex(text: String): ByteArray = ByteArray(text.length / 2) { text.substring(2 * it, 2 * it + 2).toInt(16).toByte() }
