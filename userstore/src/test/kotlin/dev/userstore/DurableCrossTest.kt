@@ -1,5 +1,6 @@
 package dev.userstore
 
+import dev.userstore.testing.RepoFiles
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
 import java.nio.ByteBuffer
@@ -158,15 +159,7 @@ class DurableCrossTest {
         return out.array().copyOf(out.position())
     }
 
-    private fun goldenFile(): Path {
-        var dir: Path? = Path.of("").toAbsolutePath()
-        while (dir != null) {
-            val candidate = dir.resolve("spec/durable-golden.wal.hex")
-            if (Files.exists(candidate)) return candidate
-            dir = dir.parent
-        }
-        return Path.of("../spec/durable-golden.wal.hex").toAbsolutePath()
-    }
+    private fun goldenFile(): Path = RepoFiles.find("spec/durable-golden.wal.hex")
 
     private fun hex(text: String): ByteArray = ByteArray(text.length / 2) { text.substring(2 * it, 2 * it + 2).toInt(16).toByte() }
 }

@@ -1,5 +1,6 @@
 package dev.userstore
 
+import dev.userstore.testing.RepoFiles
 import org.junit.jupiter.api.Named
 import org.junit.jupiter.api.Nested
 import org.junit.jupiter.api.Test
@@ -56,15 +57,7 @@ class SpecCase(
 
 /** The manifest, and the `spec/` folder found by walking up from the working directory. */
 internal object SpecCases {
-    val root: Path by lazy {
-        var dir: Path? = Path.of("").toAbsolutePath()
-        while (dir != null) {
-            val candidate = dir.resolve("spec/cases.tsv")
-            if (Files.exists(candidate)) return@lazy dir.resolve("spec")
-            dir = dir.parent
-        }
-        error("no spec/cases.tsv above ${Path.of("").toAbsolutePath()}")
-    }
+    val root: Path by lazy { RepoFiles.find("spec/cases.tsv").parent }
 
     val all: List<SpecCase> by lazy {
         Files

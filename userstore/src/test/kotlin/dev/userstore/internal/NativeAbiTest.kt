@@ -8,6 +8,7 @@ import dev.userstore.NativeStoreException
 import dev.userstore.StoreClosedException
 import dev.userstore.StoreLockedException
 import dev.userstore.Sync
+import dev.userstore.testing.RepoFiles
 import org.junit.jupiter.api.Test
 import java.io.IOException
 import java.lang.reflect.Modifier
@@ -75,14 +76,6 @@ class NativeAbiTest {
         )
     }
 
-    /** src/abi.rs, found from the module folder the tests run in (or any folder below the root). */
-    private fun source(): Path {
-        var dir: Path? = Path.of("").toAbsolutePath()
-        while (dir != null) {
-            val candidate = dir.resolve("src/abi.rs")
-            if (Files.exists(candidate)) return candidate
-            dir = dir.parent
-        }
-        error("src/abi.rs not found above ${Path.of("").toAbsolutePath()}")
-    }
+    /** src/abi.rs, found from the module folder the tests run in. */
+    private fun source(): Path = RepoFiles.find("src/abi.rs")
 }
