@@ -6,6 +6,7 @@ import dev.userstore.internal.StrictJson
 import dev.userstore.internal.Wal
 import dev.userstore.internal.WalFormat
 import java.io.IOException
+import java.lang.invoke.VarHandle
 import java.nio.file.Path
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.ConcurrentSkipListSet
@@ -26,12 +27,15 @@ import java.util.concurrent.locks.StampedLock
  * - `gate` orders the writers. A write of one id ([put], [remove]) holds it shared; [importJson], [exportJson],
  *   [save] and [close] hold it exclusively, so they never run while a write of one id is half done, and those
  *   writes wait while they run.
- * - `view` guards the readers against imports. Only [importJson] takes it, exclusively, while it applies its
- *   records. Every read ([get], [getMany], [getJson], [findByName], [size]) is an optimistic read of `view`:
- *   `tryOptimisticRead` (one volatile load), the map lookups, `validate` (an acquire fence, free on x86, and one
- *   load). A read that overlaps an import fails to validate and reads again holding `view` shared, so it waits
- *   for the import to finish and sees it whole. A read that overlaps no import writes nothing, takes no lock and
- *   executes no read-modify-write: the hot read path stays a [ConcurrentHashMap] lookup.
+ * - `view` guards the readers against imports, with `readState`, a seqlock word beside it. Only [importJson]
+ *   takes `view`, exclusively, while it applies its records, and marks `readState` odd meanwhile (+4 in all).
+ *   Every read ([get], [getMany], [getJson], [findByName], [size]) is optimistic: it loads `readState` (one
+ *   volatile load), looks up the maps, fences (an acquire fence, free on x86) and loads `readState` again. Equal,
+ *   and neither importing nor closed: done. Otherwise it reads again holding `view` shared, so it waits for the
+ *   import to finish and sees it whole. A read that overlaps no import writes nothing, takes no lock and executes
+ *   no read-modify-write: the hot read path stays a [ConcurrentHashMap] lookup between the same two volatile
+ *   loads it had before imports were atomic (`StampedLock.tryOptimisticRead`/`validate` alone would add two loads
+ *   to those of the closed flag; `readState` carries the closed flag too, which is why it is written here).
  * So a reader sees an import before or after, never part of it; [exportJson] and [save] copy a state the store
  * really had between two writes (readers go on meanwhile: they do not take `gate`). Both locks park, never pin a
  * virtual thread, and neither is held while a caller's code runs.
@@ -64,13 +68,16 @@ class KotlinUserStore private constructor(
     /** Exclusive while an import applies its records; readers validate against it. See the class documentation. */
     private val view = StampedLock()
 
+    /** The readers' seqlock word (see the class documentation): [IMPORTING], [CLOSED], and +4 per import. */
+    @Volatile
+    private var readState = 0L
+
     @Volatile
     private var closed = false
 
     override val size: Long
         get() {
-            checkOpen()
-            return finish(read { users.mappingCount() })
+            return read { users.mappingCount() }
         }
 
     override fun put(user: User) {
@@ -98,21 +105,19 @@ class KotlinUserStore private constructor(
     }
 
     override fun get(id: Long): User? {
-        checkOpen()
-        checkId(id)
-        return finish(read { users[id] })
+        checkReadId(id)
+        return read { users[id] }
     }
 
     /** All ids are looked up at one point with respect to imports (see docs/RULES.md, "Concurrency"). */
     override fun getMany(ids: LongArray): List<User?> {
-        checkOpen()
-        for (id in ids) checkId(id)
+        for (id in ids) checkReadId(id)
         val result = ArrayList<User?>(ids.size)
         read {
             result.clear()
             for (id in ids) result.add(users[id])
         }
-        return finish(result)
+        return result
     }
 
     override fun remove(id: Long): Boolean {
@@ -146,31 +151,32 @@ class KotlinUserStore private constructor(
     }
 
     override fun findByName(name: String): List<User> {
-        checkOpen()
-        checkName(name)
-        val result =
-            read {
-                val ids = idsByName[name]
-                if (ids == null) {
-                    emptyList()
-                } else {
-                    val found = ArrayList<User>(ids.size)
-                    // The set iterates in ascending id order; an id may have moved on to another name meanwhile.
-                    for (id in ids) {
-                        val user = users[id]
-                        if (user != null && user.name == name) found.add(user)
-                    }
-                    found
+        try {
+            checkName(name)
+        } catch (e: InvalidUserException) {
+            checkOpen()
+            throw e
+        }
+        return read {
+            val ids = idsByName[name]
+            if (ids == null) {
+                emptyList()
+            } else {
+                val found = ArrayList<User>(ids.size)
+                // The set iterates in ascending id order; an id may have moved on to another name meanwhile.
+                for (id in ids) {
+                    val user = users[id]
+                    if (user != null && user.name == name) found.add(user)
                 }
+                found
             }
-        return finish(result)
+        }
     }
 
     override fun getJson(id: Long): ByteArray? {
-        checkOpen()
-        checkId(id)
-        val user = read { users[id] } ?: return finish(null)
-        return finish(StrictJson.userJson(user))
+        checkReadId(id)
+        val user = read { users[id] } ?: return null
+        return StrictJson.userJson(user)
     }
 
     /**
@@ -211,7 +217,15 @@ class KotlinUserStore private constructor(
     private fun applyAll(records: List<User>) {
         val stamp = view.writeLock()
         try {
-            for (user in records) store(user)
+            readState += IMPORTING
+            // The odd word is visible before any of the records (CHM's writes are volatile too; this says it).
+            VarHandle.releaseFence()
+            try {
+                for (user in records) store(user)
+            } finally {
+                // Odd to even, and 4 more than before the import: every read that overlapped it reads again.
+                readState += 3
+            }
         } finally {
             view.unlockWrite(stamp)
         }
@@ -283,6 +297,8 @@ class KotlinUserStore private constructor(
         try {
             if (closed) return
             closed = true
+            // Before the maps are emptied: every read from now on, or overlapping the emptying, checks the flag.
+            readState = readState or CLOSED
             try {
                 wal?.close()
             } finally {
@@ -298,16 +314,27 @@ class KotlinUserStore private constructor(
      * again holding `view` shared, after the import. [block] only reads the maps and may run twice.
      */
     private inline fun <T> read(block: () -> T): T {
-        val stamp = view.tryOptimisticRead()
-        if (stamp != 0L) {
+        val state = readState
+        if (state and (IMPORTING or CLOSED) == 0L) {
             val result = block()
-            if (view.validate(stamp)) return result
+            // The loads of block() happen before the second load of readState.
+            VarHandle.acquireFence()
+            if (readState == state) return result
         }
         val locked = view.readLock()
         try {
+            checkOpen()
             return block()
         } finally {
             view.unlockRead(locked)
+        }
+    }
+
+    /** [checkId] for a read: a closed store throws [StoreClosedException] first, as the writes do. */
+    private fun checkReadId(id: Long) {
+        if (id < 0) {
+            checkOpen()
+            checkId(id)
         }
     }
 
@@ -373,6 +400,12 @@ class KotlinUserStore private constructor(
     companion object {
         private const val MAX_NAME_CODE_POINTS = StrictJson.MAX_NAME_CODE_POINTS
         private const val DEFAULT_CAPACITY = 16
+
+        /** In `readState`: an import is applying its records. */
+        private const val IMPORTING = 1L
+
+        /** In `readState`: the store is closed. */
+        private const val CLOSED = 2L
 
         /**
          * A new store holding the users of the snapshot at [path] (docs/SNAPSHOT.md), written by either
