@@ -41,9 +41,10 @@ import java.util.concurrent.locks.StampedLock
  * virtual thread, and neither is held while a caller's code runs.
  *
  * Closing: [close] takes `gate` exclusively, sets a volatile flag and empties both maps, so no write is half done
- * when it empties them, and a write that takes `gate` after it throws [StoreClosedException]. Every read checks
- * the flag before it starts and again when it is done, so a read racing with [close] either returns what it
- * would have returned before the close or throws [StoreClosedException], never a result damaged by the emptying.
+ * when it empties them, and a write that takes `gate` after it throws [StoreClosedException]. It also sets the
+ * closed bit of `readState` before emptying the maps, so a read that starts after it, or overlaps the emptying,
+ * fails its check, reads again under `view` and throws [StoreClosedException]: a read racing with [close] either
+ * returns what it would have returned before the close or throws, never a result damaged by the emptying.
  *
  * Durable stores ([openDurable], docs/DURABILITY.md) add a write-ahead log: every write applies its change and
  * appends its record under the log's one writer lock (a `ReentrantLock`, so virtual threads do not pin), so the
