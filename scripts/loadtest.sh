@@ -82,7 +82,10 @@
 # capacity, cF-get, cF-mix-get, cF-mix-put), every server log and GC log (start-up probes and density too), summary.json, summary.csv (one row per run, the flat keys
 # below) and summary.txt; LOADTEST_OUT/summary.json is a copy of the latest summary. scripts/loadtest_summary.py
 # DIR rebuilds the summaries from a run's folder.
-# Schema of summary.json (times in ms, rates in requests/s, memory in MiB (2^20 bytes), CPU in seconds):
+# summary.json is DEFINED in scripts/loadtest-summary.schema.json (JSON Schema, the one definition: every key and
+# type; loadtest_summary.py validates each summary against it before writing it, and kotlin-demo's LoadTestSummaryTest
+# holds LoadTestSummary, its reader, to it; `python3 scripts/loadtest_summary.py --check FILE` checks a file). What the
+# keys mean (times in ms, rates in requests/s, memory in MiB (2^20 bytes), CPU in seconds):
 #   { "schema": 2, "date": "...Z",
 #     "machine": {"cpu", "cores", "memory_gib", "java" (default java -version), "os", "load_start", "load_end",
 #                 "clk_tck", "git"},

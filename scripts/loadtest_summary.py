@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Summary of one scripts/loadtest.sh run: reads DIR/environment.json, DIR/records.jsonl, the raw oha JSON and the
 JVMs' GC logs in DIR; writes DIR/summary.json and DIR/summary.csv and prints the text summary (loadtest.sh saves
-it as DIR/summary.txt). The schema is documented at the top of scripts/loadtest.sh. Standard library only.
+it as DIR/summary.txt). summary.json is defined once, in scripts/loadtest-summary.schema.json (JSON Schema): the
+summary is validated against it before it is written; scripts/loadtest.sh explains how each figure is measured.
+Standard library only: the validator below covers the part of JSON Schema that file uses.
 
     python3 scripts/loadtest_summary.py DIR > DIR/summary.txt
+    python3 scripts/loadtest_summary.py --check FILE...   validates summary.json files against the schema
 """
 import csv
 import datetime
@@ -13,6 +16,80 @@ import os
 import re
 import statistics
 import sys
+
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "loadtest-summary.schema.json")
+JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
+
+
+def schema_errors(value, schema, root, where="$"):
+    """The ways value breaks schema, as "path: problem" lines. Hand-written because the project's scripts use the
+    standard library only (no jsonschema package); it covers what loadtest-summary.schema.json uses: $ref to
+    #/$defs, type (one or a list), const, properties, patternProperties, additionalProperties (false or a schema),
+    required and items. Any other keyword in the schema is an error, so the file cannot outgrow this validator."""
+    known = {"$schema", "$id", "$defs", "$ref", "title", "description", "type", "const", "properties",
+             "patternProperties", "additionalProperties", "required", "items"}
+    unknown = set(schema) - known
+    if unknown:
+        return [f"{where}: the schema uses {sorted(unknown)}, which this validator does not know"]
+    if "$ref" in schema:
+        node = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        return schema_errors(value, node, root, where)
+    errors = []
+    if "const" in schema and value != schema["const"]:
+        errors.append(f"{where}: {value!r} is not {schema['const']!r}")
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+
+        def is_type(t):
+            if t == "number":
+                return isinstance(value, (int, float)) and not isinstance(value, bool)
+            return isinstance(value, JSON_TYPES[t])
+        if not any(is_type(t) for t in types):
+            return errors + [f"{where}: {type(value).__name__} {value!r:.60} is not {'|'.join(types)}"]
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        patterns = schema.get("patternProperties", {})
+        for key in schema.get("required", []):
+            if key not in value:
+                errors.append(f"{where}: {key} is missing")
+        for key, item in value.items():
+            matched = False
+            if key in props:
+                matched = True
+                errors += schema_errors(item, props[key], root, f"{where}.{key}")
+            for pattern, sub in patterns.items():
+                if re.search(pattern, key):
+                    matched = True
+                    errors += schema_errors(item, sub, root, f"{where}.{key}")
+            if not matched:
+                extra = schema.get("additionalProperties", True)
+                if extra is False:
+                    errors.append(f"{where}: {key} is not in the schema")
+                elif isinstance(extra, dict):
+                    errors += schema_errors(item, extra, root, f"{where}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            errors += schema_errors(item, schema["items"], root, f"{where}[{i}]")
+    return errors
+
+
+def check_summary(summary, name):
+    """Raises SystemExit listing every way summary breaks the schema."""
+    schema = json.load(open(SCHEMA_PATH))
+    errors = schema_errors(summary, schema, schema)
+    if errors:
+        shown = "\n  ".join(errors[:40])
+        more = f"\n  ... and {len(errors) - 40} more" if len(errors) > 40 else ""
+        sys.exit(f"{name} does not follow {SCHEMA_PATH}:\n  {shown}{more}")
+
+
+if len(sys.argv) > 1 and sys.argv[1] == "--check":
+    for path in sys.argv[2:]:
+        check_summary(json.load(open(path)), path)
+        print(f"{path}: follows {os.path.basename(SCHEMA_PATH)}")
+    sys.exit(0)
 
 out = sys.argv[1]
 env = json.load(open(os.path.join(out, "environment.json")))
@@ -375,6 +452,8 @@ summary = {
     "goals": goals,
     "density": density,
 }
+# Round-trip through JSON first, so the check sees what a reader will (tuples as arrays, NaN refused).
+check_summary(json.loads(json.dumps(summary, allow_nan=False)), "the summary of " + out)
 with open(os.path.join(out, "summary.json"), "w") as f:
     json.dump(summary, f, indent=1)
 with open(os.path.join(out, "summary.csv"), "w", newline="") as f:

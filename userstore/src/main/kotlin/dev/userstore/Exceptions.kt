@@ -43,7 +43,15 @@ class StoreLockedException(
  * A durable store could not write or sync its write-ahead log during a write (docs/DURABILITY.md); the message
  * names the log file. The store refuses every later write with this exception (reads go on): close it and open
  * the directory again, which replays the log from the disk.
+ *
+ * [cause]: in [KotlinUserStore], the [IOException] the log's write or sync threw (every later refusal carries
+ * the same cause). In [NativeUserStore] the failure is a Rust `std::io::Error`, which has no JVM counterpart:
+ * its text is in the message, and the cause is an [IOException] with that same message.
  */
 class DurabilityException(
     message: String,
-) : UncheckedIOException(message, IOException(message))
+    cause: IOException,
+) : UncheckedIOException(message, cause) {
+    /** A failure known only by its message (the native store's): the cause is an [IOException] with that message. */
+    constructor(message: String) : this(message, IOException(message))
+}

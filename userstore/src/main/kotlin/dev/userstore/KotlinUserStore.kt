@@ -6,38 +6,52 @@ import dev.userstore.internal.StrictJson
 import dev.userstore.internal.Wal
 import dev.userstore.internal.WalFormat
 import java.io.IOException
+import java.lang.invoke.VarHandle
 import java.nio.file.Path
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.ConcurrentSkipListSet
+import java.util.concurrent.locks.StampedLock
 
 /**
- * The pure-Kotlin [UserStore]: the same rules as [NativeUserStore] (docs/RULES.md), with no native code.
+ * The pure-Kotlin [UserStore]: the same rules as [NativeUserStore] (docs/RULES.md, "Concurrency" included), with
+ * no native code.
  *
- * Thread safety: users live in a [ConcurrentHashMap] keyed by id, and a name index maps each name to the
- * sorted set of ids holding it. Every change of one id (put, replace, remove) runs inside
- * `ConcurrentHashMap.compute` for that id, and updates the index there, so changes of the same id are
- * serialised and the index never disagrees with the map once a change is done. Index sets are changed
- * only inside `compute` for their name, so a set is never dropped while another id is being added to it.
- * Locks are always taken id first, then name, so they cannot deadlock. Reads take no lock: [get],
- * [getMany], [getJson] and [size] read the map directly; [findByName] reads the index and keeps only the
- * users whose current name still matches, so it never returns a user under a name it no longer has.
+ * Data: users live in a [ConcurrentHashMap] keyed by id, and a name index maps each name to the sorted set of ids
+ * holding it. Every change of one id (put, replace, remove) runs inside `ConcurrentHashMap.compute` for that id,
+ * and updates the index there, so changes of the same id are serialised and the index never disagrees with the map
+ * once a change is done. Index sets are changed only inside `compute` for their name, so a set is never dropped
+ * while another id is being added to it. Locks are always taken id first, then name, so they cannot deadlock.
  *
- * [importJson] parses and validates its whole input before changing anything, so an invalid input
- * changes nothing (all-or-nothing with respect to errors). A valid input is then applied record by
- * record, each like a [put]: readers running at the same time may see some records of the import and
- * not yet others, and [exportJson] running at the same time may include part of it. The import is not
- * one atomic snapshot; this keeps every read lock-free.
+ * Two store-wide [StampedLock]s make the whole-store operations atomic, the Kotlin counterpart of the Rust core's
+ * shard mutexes and seqlock windows (src/core/store.rs):
+ * - `gate` orders the writers. A write of one id ([put], [remove]) holds it shared; [importJson], [exportJson],
+ *   [save] and [close] hold it exclusively, so they never run while a write of one id is half done, and those
+ *   writes wait while they run.
+ * - `view` guards the readers against imports, with `readState`, a seqlock word beside it. Only [importJson]
+ *   takes `view`, exclusively, while it applies its records, and marks `readState` odd meanwhile (+4 in all).
+ *   Every read ([get], [getMany], [getJson], [findByName], [size]) is optimistic: it loads `readState` (one
+ *   volatile load), looks up the maps, fences (an acquire fence, free on x86) and loads `readState` again. Equal,
+ *   and neither importing nor closed: done. Otherwise it reads again holding `view` shared, so it waits for the
+ *   import to finish and sees it whole. A read that overlaps no import writes nothing, takes no lock and executes
+ *   no read-modify-write: the hot read path stays a [ConcurrentHashMap] lookup between the same two volatile
+ *   loads it had before imports were atomic (`StampedLock.tryOptimisticRead`/`validate` alone would add two loads
+ *   to those of the closed flag; `readState` carries the closed flag too, which is why it is written here).
+ * So a reader sees an import before or after, never part of it; [exportJson] and [save] copy a state the store
+ * really had between two writes (readers go on meanwhile: they do not take `gate`). Both locks park, never pin a
+ * virtual thread, and neither is held while a caller's code runs.
  *
- * Closing: [close] sets a volatile flag and then empties both maps. Every call checks the flag before it
- * starts and again when it is done, so a call racing with [close] either returns what it would have
- * returned before the close or throws [StoreClosedException], never a result damaged by the emptying;
- * a write that lands after the emptying is removed again before its [StoreClosedException] is thrown.
+ * Closing: [close] takes `gate` exclusively, sets a volatile flag and empties both maps, so no write is half done
+ * when it empties them, and a write that takes `gate` after it throws [StoreClosedException]. It also sets the
+ * closed bit of `readState` before emptying the maps, so a read that starts after it, or overlaps the emptying,
+ * fails its check, reads again under `view` and throws [StoreClosedException]: a read racing with [close] either
+ * returns what it would have returned before the close or throws, never a result damaged by the emptying.
  *
  * Durable stores ([openDurable], docs/DURABILITY.md) add a write-ahead log: every write applies its change and
  * appends its record under the log's one writer lock (a `ReentrantLock`, so virtual threads do not pin), so the
- * log's order is the order of the changes, then waits for durability as its [Sync] mode says after releasing it.
- * A store that is not durable takes no lock at all. Closing a durable store takes the writer lock first, so a
- * write racing with [close] either completes (its record durable) or throws [StoreClosedException].
+ * log's order is the order of the changes, then waits for durability as its [Sync] mode says after releasing
+ * every lock. Lock order, always: `gate`, then the log's writer lock, then `view`; a checkpoint takes only the
+ * log's locks (every change happens under the writer lock, so its copy is consistent), so nothing can deadlock.
+ * A store that is not durable has no log lock.
  */
 class KotlinUserStore private constructor(
     expectedUsers: Int,
@@ -49,13 +63,22 @@ class KotlinUserStore private constructor(
     private val users = ConcurrentHashMap<Long, User>(expectedUsers)
     private val idsByName = ConcurrentHashMap<String, ConcurrentSkipListSet<Long>>(expectedUsers)
 
+    /** Shared: a write of one id. Exclusive: an import, an export, a save, a close. See the class documentation. */
+    private val gate = StampedLock()
+
+    /** Exclusive while an import applies its records; readers validate against it. See the class documentation. */
+    private val view = StampedLock()
+
+    /** The readers' seqlock word (see the class documentation): [IMPORTING], [CLOSED], and +4 per import. */
+    @Volatile
+    private var readState = 0L
+
     @Volatile
     private var closed = false
 
     override val size: Long
         get() {
-            checkOpen()
-            return finish(users.mappingCount())
+            return read { users.mappingCount() }
         }
 
     override fun put(user: User) {
@@ -64,55 +87,55 @@ class KotlinUserStore private constructor(
         checkName(user.name)
         val wal = wal
         if (wal == null) {
-            store(user)
-            finishWrite()
+            write { store(user) }
             return
         }
         val name = user.name.toByteArray(Charsets.UTF_8)
-        val ticket: Long
-        wal.lock.lock()
-        try {
-            wal.checkWritable()
-            store(user)
-            ticket = wal.appendPut(user.id, name)
-        } finally {
-            wal.lock.unlock()
-        }
+        val ticket =
+            write {
+                wal.lock.lock()
+                try {
+                    wal.checkWritable()
+                    store(user)
+                    wal.appendPut(user.id, name)
+                } finally {
+                    wal.lock.unlock()
+                }
+            }
         wal.commit(ticket)
     }
 
     override fun get(id: Long): User? {
-        checkOpen()
-        checkId(id)
-        return finish(users[id])
+        checkReadId(id)
+        return read { users[id] }
     }
 
+    /** All ids are looked up at one point with respect to imports (see docs/RULES.md, "Concurrency"). */
     override fun getMany(ids: LongArray): List<User?> {
-        checkOpen()
-        for (id in ids) checkId(id)
+        for (id in ids) checkReadId(id)
         val result = ArrayList<User?>(ids.size)
-        for (id in ids) result.add(users[id])
-        return finish(result)
+        read {
+            result.clear()
+            for (id in ids) result.add(users[id])
+        }
+        return result
     }
 
     override fun remove(id: Long): Boolean {
         checkOpen()
         checkId(id)
-        val wal = wal
-        if (wal == null) {
-            val removed = removeUser(id)
-            finishWrite()
-            return removed
-        }
-        var ticket = -1L
-        wal.lock.lock()
-        try {
-            wal.checkWritable()
-            // A remove that finds no user changes nothing and logs nothing.
-            if (removeUser(id)) ticket = wal.appendRemove(id)
-        } finally {
-            wal.lock.unlock()
-        }
+        val wal = wal ?: return write { removeUser(id) }
+        val ticket =
+            write {
+                wal.lock.lock()
+                try {
+                    wal.checkWritable()
+                    // A remove that finds no user changes nothing and logs nothing.
+                    if (removeUser(id)) wal.appendRemove(id) else -1L
+                } finally {
+                    wal.lock.unlock()
+                }
+            }
         if (ticket < 0) return false
         wal.commit(ticket)
         return true
@@ -129,77 +152,110 @@ class KotlinUserStore private constructor(
     }
 
     override fun findByName(name: String): List<User> {
-        checkOpen()
-        checkName(name)
-        val ids = idsByName[name] ?: return finish(emptyList())
-        val result = ArrayList<User>(ids.size)
-        // The set iterates in ascending id order; an id may have moved on to another name meanwhile.
-        for (id in ids) {
-            val user = users[id]
-            if (user != null && user.name == name) result.add(user)
+        try {
+            checkName(name)
+        } catch (e: InvalidUserException) {
+            checkOpen()
+            throw e
         }
-        return finish(result)
+        return read {
+            val ids = idsByName[name]
+            if (ids == null) {
+                emptyList()
+            } else {
+                val found = ArrayList<User>(ids.size)
+                // The set iterates in ascending id order; an id may have moved on to another name meanwhile.
+                for (id in ids) {
+                    val user = users[id]
+                    if (user != null && user.name == name) found.add(user)
+                }
+                found
+            }
+        }
     }
 
     override fun getJson(id: Long): ByteArray? {
-        checkOpen()
-        checkId(id)
-        val user = users[id] ?: return finish(null)
-        return finish(StrictJson.userJson(user))
+        checkReadId(id)
+        val user = read { users[id] } ?: return null
+        return StrictJson.userJson(user)
     }
 
     /**
-     * Validates the whole input first (an invalid input throws [InvalidJsonException] and changes nothing),
-     * then applies the records one by one in input order; see the class documentation for what concurrent
-     * readers can observe meanwhile.
+     * Validates the whole input first (an invalid input throws [InvalidJsonException] and changes nothing), then
+     * applies the records in input order (the later of two records with one id wins) as one change: readers see
+     * the store before or after it, never part of it (see the class documentation).
      */
     override fun importJson(json: ByteArray): Int {
         checkOpen()
         val records = StrictJson.parseRecords(json)
-        checkOpen()
+        // An import of no records changes nothing and logs nothing.
+        if (records.isEmpty()) return finish(0)
         val wal = wal
         if (wal == null) {
-            for (user in records) store(user)
-            finishWrite()
+            exclusive { applyAll(records) }
             return records.size
         }
-        // An import of no records changes nothing and logs nothing.
-        if (records.isEmpty()) return 0
         val encoded = WalFormat.importRecords(records, records.map { it.name.toByteArray(Charsets.UTF_8) })
-        val ticket: Long
-        wal.lock.lock()
-        try {
-            wal.checkWritable()
-            for (user in records) store(user)
-            ticket = wal.appendRecords(encoded)
-        } finally {
-            wal.lock.unlock()
-        }
+        val ticket =
+            exclusive {
+                wal.lock.lock()
+                try {
+                    wal.checkWritable()
+                    applyAll(records)
+                    wal.appendRecords(encoded)
+                } finally {
+                    wal.lock.unlock()
+                }
+            }
         wal.commit(ticket)
         return records.size
     }
 
+    /**
+     * Under `gate` held exclusively: stores [records] (valid) in order while holding `view` exclusively, so that no
+     * reader sees some of them and not the others. The one place a batch of writes becomes visible.
+     */
+    private fun applyAll(records: List<User>) {
+        val stamp = view.writeLock()
+        try {
+            readState += IMPORTING
+            // The odd word is visible before any of the records (CHM's writes are volatile too; this says it).
+            VarHandle.releaseFence()
+            try {
+                for (user in records) store(user)
+            } finally {
+                // Odd to even, and 4 more than before the import: every read that overlapped it reads again.
+                readState += 3
+            }
+        } finally {
+            view.unlockWrite(stamp)
+        }
+    }
+
+    /** One consistent copy of the store: writers wait while the users are copied, readers do not. */
     override fun exportJson(): ByteArray {
         checkOpen()
-        val snapshot = ArrayList<User>(users.size)
-        snapshot.addAll(users.values)
-        snapshot.sortBy { it.id }
+        val snapshot = exclusive { sortedUsers() }
         return finish(StrictJson.arrayJson(snapshot))
     }
 
     /**
-     * Writes a snapshot of the users (copied and sorted by id, as [exportJson] does) to [path] atomically;
-     * see [UserStore.save] and docs/SNAPSHOT.md.
+     * Writes a snapshot of the users (copied and sorted by id, as [exportJson] does: one consistent state) to
+     * [path] atomically; see [UserStore.save] and docs/SNAPSHOT.md. The file is written after the copy, holding
+     * no lock.
      */
     @Throws(IOException::class)
     override fun save(path: Path) {
         checkOpen()
-        val snapshot = sortedUsers()
+        val snapshot = exclusive { sortedUsers() }
         checkOpen()
         Snapshot.save(path, snapshot)
     }
 
-    /** The users, copied and sorted by id. */
+    /**
+     * The users, copied and sorted by id. Consistent when no write runs: under `gate` held exclusively, or under
+     * the log's writer lock of a durable store (checkpoints).
+     */
     private fun sortedUsers(): List<User> {
         val snapshot = ArrayList<User>(users.size)
         snapshot.addAll(users.values)
@@ -232,17 +288,76 @@ class KotlinUserStore private constructor(
     override suspend fun getUser(id: Long): User? = get(id)
 
     /**
-     * Marks the store closed and frees its contents; closing again does nothing. A durable store first writes and
-     * syncs its buffered records and releases its directory ([DurabilityException] if that write fails; the
-     * directory is released all the same).
+     * Marks the store closed and frees its contents; closing again does nothing. Waits for a write, import, export
+     * or save in progress (they hold `gate`). A durable store first writes and syncs its buffered records and
+     * releases its directory ([DurabilityException] if that write fails; the directory is released all the same).
      */
     override fun close() {
         if (closed) return
-        closed = true
+        val stamp = gate.writeLock()
         try {
-            wal?.close()
+            if (closed) return
+            closed = true
+            // Before the maps are emptied: every read from now on, or overlapping the emptying, checks the flag.
+            readState = readState or CLOSED
+            try {
+                wal?.close()
+            } finally {
+                clearAll()
+            }
         } finally {
-            clearAll()
+            gate.unlockWrite(stamp)
+        }
+    }
+
+    /**
+     * [block] as a read: optimistic (no lock, no write to shared memory) unless an import runs meanwhile, then
+     * again holding `view` shared, after the import. [block] only reads the maps and may run twice.
+     */
+    private inline fun <T> read(block: () -> T): T {
+        val state = readState
+        if (state and (IMPORTING or CLOSED) == 0L) {
+            val result = block()
+            // The loads of block() happen before the second load of readState.
+            VarHandle.acquireFence()
+            if (readState == state) return result
+        }
+        val locked = view.readLock()
+        try {
+            checkOpen()
+            return block()
+        } finally {
+            view.unlockRead(locked)
+        }
+    }
+
+    /** [checkId] for a read: a closed store throws [StoreClosedException] first, as the writes do. */
+    private fun checkReadId(id: Long) {
+        if (id < 0) {
+            checkOpen()
+            checkId(id)
+        }
+    }
+
+    /** [block], a write of one id, holding `gate` shared; refuses to start on a closed store. */
+    private inline fun <T> write(block: () -> T): T {
+        val stamp = gate.readLock()
+        try {
+            checkOpen()
+            return block()
+        } finally {
+            gate.unlockRead(stamp)
+        }
+    }
+
+    /** [block], a whole-store operation, holding `gate` exclusively; refuses to start on a closed store. */
+    private inline fun <T> exclusive(block: () -> T): T {
+        val stamp = gate.writeLock()
+        try {
+            checkOpen()
+            return block()
+        } finally {
+            gate.unlockWrite(stamp)
         }
     }
 
@@ -277,14 +392,6 @@ class KotlinUserStore private constructor(
         return result
     }
 
-    /** After a write: if the store was closed meanwhile, the write may have landed after the emptying; undo it. */
-    private fun finishWrite() {
-        if (closed) {
-            clearAll()
-            throw StoreClosedException()
-        }
-    }
-
     private fun clearAll() {
         users.clear()
         idsByName.clear()
@@ -294,6 +401,12 @@ class KotlinUserStore private constructor(
     companion object {
         private const val MAX_NAME_CODE_POINTS = StrictJson.MAX_NAME_CODE_POINTS
         private const val DEFAULT_CAPACITY = 16
+
+        /** In `readState`: an import is applying its records. */
+        private const val IMPORTING = 1L
+
+        /** In `readState`: the store is closed. */
+        private const val CLOSED = 2L
 
         /**
          * A new store holding the users of the snapshot at [path] (docs/SNAPSHOT.md), written by either

@@ -1,13 +1,23 @@
 package dev.userstore.demo
 
+import kotlinx.serialization.json.JsonArray
+import kotlinx.serialization.json.JsonElement
+import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.JsonPrimitive
+import kotlinx.serialization.json.buildJsonObject
+import kotlinx.serialization.json.jsonArray
+import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.jsonPrimitive
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
 import java.nio.file.Files
 import java.nio.file.Path
 import kotlin.test.assertEquals
+import kotlin.test.assertFalse
 import kotlin.test.assertNotNull
 import kotlin.test.assertNull
 import kotlin.test.assertTrue
+import kotlinx.serialization.json.Json as KxJson
 
 class LoadTestSummaryTest {
     @TempDir
@@ -101,5 +111,141 @@ class LoadTestSummaryTest {
         assertEquals(Outcome.HOLDS, verdicts.getValue(ServiceVerdicts.STARTUP_CLAIM).outcome)
         assertEquals(Outcome.HOLDS, verdicts.getValue(ServiceVerdicts.GC_CLAIM).outcome, "9.0 ms against 2.0 ms")
         assertEquals(Outcome.HOLDS, verdicts.getValue(ServiceVerdicts.DENSITY_CLAIM).outcome)
+    }
+
+    // ---- the schema: scripts/loadtest-summary.schema.json is the one definition of summary.json ----
+
+    /** The schema file, found from the working directory upwards (the module folder under Maven). */
+    private fun schemaFile(): Path {
+        var folder: Path? = Path.of("").toAbsolutePath()
+        while (folder != null) {
+            val file = folder.resolve(SCHEMA)
+            if (Files.isRegularFile(file)) return file
+            folder = folder.parent
+        }
+        error("$SCHEMA not found above ${Path.of("").toAbsolutePath()}")
+    }
+
+    /**
+     * A value for [schema]: every property of every object (the fraction keys `c<F>_...` for F = 50 and 80), one
+     * item per array, the first type that is not null; `number` 1.5, `string` "text", `boolean` true.
+     */
+    private fun example(
+        schema: JsonObject,
+        root: JsonObject,
+    ): JsonElement {
+        val ref = (schema["\$ref"] as? JsonPrimitive)?.content
+        if (ref != null) {
+            val target = ref.removePrefix("#/").split('/').fold(root) { node, part -> node.getValue(part).jsonObject }
+            return example(target, root)
+        }
+        schema["const"]?.let { return it }
+        val types =
+            when (val type = schema.getValue("type")) {
+                is JsonArray -> type.map { it.jsonPrimitive.content }
+                else -> listOf(type.jsonPrimitive.content)
+            }
+        return when (types.first { it != "null" }) {
+            "object" -> {
+                buildJsonObject {
+                    schema["properties"]?.jsonObject?.forEach { (key, sub) -> put(key, example(sub.jsonObject, root)) }
+                    schema["patternProperties"]?.jsonObject?.forEach { (pattern, sub) ->
+                        if (pattern.startsWith(FRACTION_PATTERN)) {
+                            val rest = pattern.removePrefix(FRACTION_PATTERN).removeSuffix("$")
+                            for (percent in listOf(50, 80)) put("c${percent}_$rest", example(sub.jsonObject, root))
+                        }
+                    }
+                }
+            }
+
+            "array" -> {
+                JsonArray(listOfNotNull(schema["items"]?.let { example(it.jsonObject, root) }))
+            }
+
+            "number" -> {
+                JsonPrimitive(1.5)
+            }
+
+            "string" -> {
+                JsonPrimitive("text")
+            }
+
+            "boolean" -> {
+                JsonPrimitive(true)
+            }
+
+            else -> {
+                error("type ${types.first()} in $schema")
+            }
+        }
+    }
+
+    /** The one item of [array] twice: once as the Rust service, once as a JVM service ([key] = the service's name). */
+    private fun twoServices(
+        array: JsonElement?,
+        key: String,
+        vararg extra: Pair<String, Pair<String, String>>,
+    ): JsonArray {
+        val item = array!!.jsonArray.single().jsonObject
+        return JsonArray(
+            listOf("rust" to 0, "kotlin-kotlin@17-G1" to 1).map { (name, which) ->
+                JsonObject(
+                    item + (key to JsonPrimitive(name)) +
+                        extra.map { (k, values) -> k to JsonPrimitive(if (which == 0) values.first else values.second) },
+                )
+            },
+        )
+    }
+
+    @Test
+    fun `reads every figure it shows from keys of the schema, with the schema's types`() {
+        val root = KxJson.parseToJsonElement(Files.readString(schemaFile())).jsonObject
+        val doc = example(root, root).jsonObject.toMutableMap()
+        // What the generic example cannot know: the fractions, and one Rust and one JVM service throughout.
+        doc["settings"] =
+            JsonObject(doc.getValue("settings").jsonObject + ("fractions" to JsonArray(listOf(JsonPrimitive(0.5), JsonPrimitive(0.8)))))
+        doc["medians"] = twoServices(doc["medians"], "service", "base" to ("rust" to "kotlin-kotlin"))
+        doc["startup_medians"] = twoServices(doc["startup_medians"], "service")
+        doc["variants"] = twoServices(doc["variants"], "name", "kind" to ("native" to "jvm"))
+        val density = doc.getValue("density").jsonObject
+        doc["density"] = JsonObject(density + ("services" to twoServices(density["services"], "service")))
+        val file = dir.resolve("summary.json")
+        Files.writeString(file, JsonObject(doc).toString())
+
+        val summary = assertNotNull(LoadTestSummary.read(file, recorded = false), "the schema's example is not read")
+        // A key the reader reads that the schema lacks (or gives another type) shows as "?" or NaN, or as null below.
+        val shown = listOf(summary.date, summary.settings) + (summary.rows + summary.goals + summary.startup).flatten() + summary.variants
+        for (text in shown) {
+            assertFalse(text.contains('?') || text.contains("NaN"), "a figure not in the schema: \"$text\" in $shown")
+        }
+        assertEquals(2, summary.rows.size)
+        val services = assertNotNull(summary.services, "no service figures from the schema's example")
+        assertFalse(services.toString().contains("null") || services.toString().contains("NaN"), "a figure not in the schema: $services")
+    }
+
+    @Test
+    fun `reads the recorded three-service summaries`() {
+        val results =
+            schemaFile()
+                .parent.parent
+                .resolve("docs")
+                .resolve("results")
+        val recorded =
+            Files.list(results).use { dirs ->
+                dirs
+                    .map { it.resolve("summary.json") }
+                    .filter { Files.isRegularFile(it) && Files.readString(it).contains("\"schema\": 2") }
+                    .toList()
+            }
+        assertTrue(recorded.isNotEmpty(), "no recorded schema-2 summary in $results")
+        for (file in recorded) {
+            val summary = assertNotNull(LoadTestSummary.read(file, recorded = true), "$file")
+            assertNotNull(summary.services, "$file")
+        }
+    }
+
+    private companion object {
+        const val SCHEMA = "scripts/loadtest-summary.schema.json"
+        const val FRACTION_PATTERN = "^c[0-9]+_"
     }
 }

@@ -316,8 +316,8 @@ internal class Wal(
 
     @Volatile private var logStartBytes = logBytes
 
-    /** The message of the first failed write or sync; the store then refuses writes. */
-    @Volatile private var failure: String? = null
+    /** The first failed write or sync, message and cause; the store then refuses writes, each with this cause. */
+    @Volatile private var failure: Failure? = null
 
     @Volatile private var closed = false
 
@@ -344,7 +344,7 @@ internal class Wal(
     /** Under [lock], before a change: refuses it on a closed or failed log. */
     fun checkWritable() {
         if (closed) throw StoreClosedException()
-        failure?.let { throw DurabilityException(it) }
+        failure?.let { throw it.exception() }
     }
 
     /** Under [lock]: appends a put record; returns the write's ticket. */
@@ -443,7 +443,7 @@ internal class Wal(
             try {
                 while (true) {
                     if (durable >= ticket) return
-                    failure?.let { throw DurabilityException(it) }
+                    failure?.let { throw it.exception() }
                     if (closed) throw StoreClosedException()
                     if (!leading) break
                     leaderDone.awaitUninterruptibly()
@@ -507,9 +507,9 @@ internal class Wal(
                 durable = written
             }
         } catch (e: IOException) {
-            val message = "log $logPath: cannot write or sync: $e"
-            failure = message
-            throw DurabilityException(message)
+            val failed = Failure("log $logPath: cannot write or sync: $e", e)
+            failure = failed
+            throw failed.exception()
         } finally {
             batch.reset()
             if (interrupted) Thread.currentThread().interrupt()
@@ -620,6 +620,17 @@ internal class Wal(
         } finally {
             checkpointLock.unlock()
         }
+    }
+
+    /**
+     * A failed write or sync: every write after it throws a new [DurabilityException] with this message and the
+     * [IOException] that caused it as its cause (a new exception each time: threads do not share one instance).
+     */
+    private class Failure(
+        val message: String,
+        val cause: IOException,
+    ) {
+        fun exception() = DurabilityException(message, cause)
     }
 
     /** `{appended, durable, syncs, generation}`. */
