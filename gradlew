@@ -37,8 +37,9 @@
 #   ./gradlew tasks         this list
 #
 # Options: --tests PATTERN (test and check: only the JVM test classes or methods that match, as
-# Surefire's -Dtest: `ConformanceTest`, `dev.userstore.*Test`, `ConformanceTest#put*`; may repeat; the
-# Rust tests are then skipped); -q/--quiet; --offline; --stacktrace; --no-daemon (accepted: Maven keeps
+# Surefire's -Dtest: `ConformanceTest`, `dev.userstore.*Test`, `ConformanceTest#put*`; in a qualified
+# pattern `*` also crosses packages, as in Gradle: `dev.userstore.demo.*`; may repeat; the Rust tests
+# are then skipped); -q/--quiet; --offline; --stacktrace; --no-daemon (accepted: Maven keeps
 # no daemon); -Dname=value (to Maven); -Pname=value (this script's settings above); --args="...".
 # Any other option is an error. Several tasks run in order (./gradlew clean check); a leading ":",
 # ":userstore:" or ":kotlin-demo:" on a task name is accepted.
@@ -140,9 +141,19 @@ fi
 
 # --tests: Surefire's -Dtest; modules with no match pass, and the Rust tests are skipped (as Gradle's
 # --tests runs only the matching JVM tests).
+# A qualified pattern is Gradle's: its `*` also crosses packages (`dev.userstore.demo.*` is every
+# class under dev.userstore.demo); Surefire's `*` does not, so it becomes a path with `**/*`.
+surefire_pattern() {
+  local cls=${1%%#*} method=
+  [ "$cls" != "$1" ] && method="#${1#*#}"
+  case $cls in *.*) cls=${cls//./\/}; cls=${cls//\*/**\/*} ;; esac
+  printf '%s%s' "$cls" "$method"
+}
 test_flags=()
 if [ ${#tests[@]} -gt 0 ]; then
-  joined=$(IFS=,; echo "${tests[*]}")
+  mapped=()
+  for t in "${tests[@]}"; do mapped+=("$(surefire_pattern "$t")"); done
+  joined=$(IFS=,; echo "${mapped[*]}")
   test_flags=("-Dtest=$joined" -Dsurefire.failIfNoSpecifiedTests=false -DskipRustTests=true -Djni.check.requireReports=false)
 fi
 
