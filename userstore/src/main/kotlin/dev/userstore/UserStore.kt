@@ -11,7 +11,7 @@ data class User(
 
 /**
  * A thread-safe, in-memory user store. Two implementations share this contract:
- * [NativeUserStore] (the Rust core through JNI) and [KotlinUserStore] (pure Kotlin).
+ * [NativeUserStore] (the Rust core, through FFM on JDK 22+ or JNI) and [KotlinUserStore] (pure Kotlin).
  * Swap one for the other in one line; `docs/RULES.md` lists the rules both enforce identically.
  */
 interface UserStore : AutoCloseable {
