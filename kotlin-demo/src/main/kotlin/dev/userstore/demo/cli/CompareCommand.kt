@@ -15,7 +15,6 @@ import com.github.ajalt.clikt.parameters.types.long
 import com.github.ajalt.clikt.parameters.types.path
 import com.github.ajalt.clikt.parameters.types.restrictTo
 import dev.userstore.NativeUserStore
-import dev.userstore.demo.LoadTestSummary
 import dev.userstore.demo.measure.Benchmark
 import dev.userstore.demo.measure.CompareOptions
 import dev.userstore.demo.measure.DurabilityOptions
@@ -40,6 +39,7 @@ import dev.userstore.demo.report.resultsToJson
 import dev.userstore.demo.report.serviceVerdictsText
 import dev.userstore.demo.report.writeText
 import dev.userstore.demo.verdict.Extras
+import dev.userstore.demo.verdict.LoadTestSummary
 import dev.userstore.demo.verdict.verdicts
 import java.io.OutputStream
 import java.io.PrintStream

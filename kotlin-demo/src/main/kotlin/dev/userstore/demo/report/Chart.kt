@@ -1,6 +1,5 @@
 package dev.userstore.demo.report
 
-import dev.userstore.demo.LoadTestSummary
 import dev.userstore.demo.format.fmt
 import dev.userstore.demo.format.plural
 import dev.userstore.demo.measure.BYTES_PER_MB
@@ -11,6 +10,7 @@ import dev.userstore.demo.measure.LoopKind
 import dev.userstore.demo.measure.StoreKind
 import dev.userstore.demo.measure.WARMUP_CHUNK
 import dev.userstore.demo.verdict.Extras
+import dev.userstore.demo.verdict.LoadTestSummary
 import dev.userstore.demo.verdict.ServiceFigures
 import org.HdrHistogram.Histogram
 import org.jetbrains.letsPlot.Figure

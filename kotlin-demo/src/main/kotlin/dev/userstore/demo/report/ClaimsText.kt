@@ -1,6 +1,5 @@
 package dev.userstore.demo.report
 
-import dev.userstore.demo.LoadTestSummary
 import dev.userstore.demo.format.fmt
 import dev.userstore.demo.format.oneDecimal
 import dev.userstore.demo.format.plural
@@ -9,6 +8,7 @@ import dev.userstore.demo.measure.STARTUP_USERS
 import dev.userstore.demo.measure.WARMUP_CHUNK
 import dev.userstore.demo.measure.WARM_WITHIN
 import dev.userstore.demo.verdict.Extras
+import dev.userstore.demo.verdict.LoadTestSummary
 import dev.userstore.demo.verdict.ServiceVerdicts
 import dev.userstore.demo.verdict.Verdict
 import dev.userstore.demo.verdict.verdicts

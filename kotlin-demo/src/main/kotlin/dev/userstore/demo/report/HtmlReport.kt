@@ -1,7 +1,6 @@
 package dev.userstore.demo.report
 
 import com.github.ajalt.clikt.core.CliktError
-import dev.userstore.demo.LoadTestSummary
 import dev.userstore.demo.format.fmt
 import dev.userstore.demo.measure.CompareOptions
 import dev.userstore.demo.measure.CompareResults
@@ -9,6 +8,7 @@ import dev.userstore.demo.measure.Environment
 import dev.userstore.demo.measure.LoopKind
 import dev.userstore.demo.measure.StoreKind
 import dev.userstore.demo.verdict.Extras
+import dev.userstore.demo.verdict.LoadTestSummary
 import dev.userstore.demo.verdict.ServiceVerdicts
 import dev.userstore.demo.verdict.Verdict
 import dev.userstore.demo.verdict.verdicts

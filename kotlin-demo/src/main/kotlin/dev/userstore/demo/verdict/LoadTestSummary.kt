@@ -1,5 +1,6 @@
-package dev.userstore.demo
+package dev.userstore.demo.verdict
 
+import dev.userstore.demo.format.fmt
 import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive

@@ -1,5 +1,6 @@
-package dev.userstore.demo
+package dev.userstore.demo.verdict
 
+import dev.userstore.demo.measure.median
 import kotlinx.serialization.json.JsonArray
 import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.JsonObject
