@@ -6,13 +6,15 @@
 //! registers dirty. This library is compiled for the x86-64 baseline, so its vector code is
 //! legacy SSE (`movdqa`, `pxor`, …). On Intel cores an SSE instruction executed while the upper
 //! state is dirty pays a penalty (a merge with the upper bits, or a state transition), which the
-//! Intel optimization manual avoids with a `vzeroupper` before SSE code runs. HotSpot emits one
-//! in its JNI native wrappers, but a `java.lang.foreign` critical downcall goes straight from
-//! compiled Java to the C function. Measured on an Intel Xeon (Sapphire Rapids family, JDK 25, a
+//! Intel optimization manual avoids with a `vzeroupper` before SSE code runs. Calls through JNI
+//! did not show the stall (HotSpot's JNI wrappers appear to clear the state), but a
+//! `java.lang.foreign` critical downcall goes straight from compiled Java to the C function. Measured on an Intel Xeon (Sapphire Rapids family, JDK 25, a
 //! plain loop of `get` over 1M users): 84% of the `userstore_get` wrapper's samples sat on the
 //! first 16-byte SSE store after the entry, and a get through FFM cost about 2x one through JNI;
-//! with this call at the entry the stall is gone and FFM is the faster binding (docs/BENCHMARKS.md).
-//! AMD cores do not have this penalty, which is why a run on an AMD EPYC had FFM and JNI even.
+//! with this call at the entry the stall is gone and FFM is the faster binding
+//! (docs/results/2026-12-07-issue19/vzeroupper/).
+//! AMD cores are not known for this penalty, the likely reason a run on an AMD EPYC had FFM
+//! and JNI even.
 //!
 //! `vzeroupper` costs about one cycle and changes no value that Rust keeps (the C ABI does not
 //! preserve vector registers across a call, and this runs at the entry, before any vector value
