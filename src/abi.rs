@@ -2,7 +2,7 @@
 //! shared constants, for both bindings (the C ABI of `ffi.rs` that the FFM binding calls, and the
 //! JNI natives of `jni.rs`).
 //!
-//! The JVM side holds a copy in `dev.userstore.internal.NativeAbi` (Kotlin), which also turns a
+//! The JVM side holds a copy in `dev.userstore.internal.binding.NativeAbi` (Kotlin), which also turns a
 //! code and its message into the exception, in one place, for both bindings: the FFM binding
 //! receives the code as a return value, and the JNI binding calls `NativeAbi.exception` from
 //! [`crate::jni`] to build the `Throwable` it throws. `NativeAbiTest` (userstore/src/test) reads

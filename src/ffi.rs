@@ -1,7 +1,7 @@
 //! The C ABI for the JVM's Foreign Function & Memory API (JDK 22+): the second binding, beside
 //! the JNI one in `jni.rs`, over the same core [`Store`] and the same [`handle`](crate::handle)s.
 //!
-//! The FFM binding (`dev.userstore.internal.FfmCalls`, Java compiled for JDK 22 into
+//! The FFM binding (`dev.userstore.internal.binding.FfmCalls`, Java compiled for JDK 22 into
 //! `META-INF/versions/22` of the jar) binds each function below with a downcall handle. The short
 //! reads that neither block for long nor call back (`userstore_get`, `userstore_get_many`,
 //! `userstore_get_json`, `userstore_size`, `userstore_find_by_name`) are bound with

@@ -25,7 +25,7 @@
 //! it. Turning a handle or a buffer address into a reference is `unsafe` ([`with_store`],
 //! [`cell`], [`direct_buffer`]): each call site says why the contract holds.
 //!
-//! Linking: the Kotlin side is `dev.userstore.NativeBridge`, an `object` whose `@JvmStatic
+//! Linking: the Kotlin side is `dev.userstore.internal.binding.NativeBridge`, an `object` whose `@JvmStatic
 //! external` functions are static natives of that class. `JNI_OnLoad`, the library's one exported
 //! symbol, registers them all with `RegisterNatives` from [`NATIVE_METHODS`], each with its exact
 //! JNI signature, which `jni::native_method!` checks against the Rust function's types at
@@ -52,7 +52,7 @@ use crate::core::{DurableOptions, Store, StoreError};
 use crate::handle::{self, Closed, Handle};
 use crate::wire::{write_entries, write_name, NAME_BUFFER_BYTES};
 
-/// `dev.userstore.internal.NativeAbi`, looked up once in `JNI_OnLoad` (not on the hot path): its
+/// `dev.userstore.internal.binding.NativeAbi`, looked up once in `JNI_OnLoad` (not on the hot path): its
 /// static `exception(code, message)` builds the exception of an error code for both bindings.
 struct ExceptionClasses {
     native_abi: Global<JClass<'static>>,
@@ -261,9 +261,9 @@ fn read_bytes(env: &Env<'_>, array: &JByteArray<'_>) -> Result<Vec<u8>> {
 }
 
 /// The class whose native methods this library implements.
-const BRIDGE_CLASS: &JNIStr = jni_str!("dev/userstore/NativeBridge");
+const BRIDGE_CLASS: &JNIStr = jni_str!("dev/userstore/internal/binding/NativeBridge");
 
-/// Every native method of `dev.userstore.NativeBridge` (all static: `@JvmStatic` on an `object`)
+/// Every native method of `dev.userstore.internal.binding.NativeBridge` (all static: `@JvmStatic` on an `object`)
 /// but the test hooks, as registered by `JNI_OnLoad`. `native_method!` derives each JNI signature
 /// from the written one and checks the Rust function against it at compile time; `raw` because
 /// each function catches its own panics and maps its own errors ([`run`], [`run_lean`]).
@@ -365,13 +365,13 @@ fn register_natives(env: &mut Env<'_>) -> jni::errors::Result<()> {
 
 /// Looks up `NativeAbi`, whose `exception` builds what [`ThrowJava`] throws.
 fn exception_classes(env: &mut Env<'_>) -> jni::errors::Result<ExceptionClasses> {
-    let native_abi = env.find_class(jni_str!("dev/userstore/internal/NativeAbi"))?;
+    let native_abi = env.find_class(jni_str!("dev/userstore/internal/binding/NativeAbi"))?;
     Ok(ExceptionClasses {
         native_abi: env.new_global_ref(native_abi)?,
     })
 }
 
-/// Caches the exception classes, registers every native method of `dev.userstore.NativeBridge`
+/// Caches the exception classes, registers every native method of `dev.userstore.internal.binding.NativeBridge`
 /// and reports the JNI version this library needs.
 ///
 /// On any failure it returns `JNI_ERR` with an `UnsatisfiedLinkError` pending that says what
@@ -880,13 +880,11 @@ mod registration_tests {
     }
 
     /// (name, JNI signature) of every `external fun` in NativeBridge.kt, each checked to be
-    /// `@JvmStatic` (a static native of dev.userstore.NativeBridge).
+    /// `@JvmStatic` (a static native of dev.userstore.internal.binding.NativeBridge).
     fn kotlin_natives() -> Vec<(String, String)> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let candidates = [
-            "userstore/src/main/kotlin/dev/userstore/NativeBridge.kt",
-            "kotlin-demo/src/main/kotlin/dev/userstore/NativeBridge.kt",
-        ];
+        let candidates =
+            ["userstore/src/main/kotlin/dev/userstore/internal/binding/NativeBridge.kt"];
         let text = candidates
             .iter()
             .find_map(|c| std::fs::read_to_string(root.join(c)).ok())

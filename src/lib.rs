@@ -8,7 +8,7 @@
 //!   directory) and the boundary, the only modules with `unsafe`.
 //! - The boundary (private), the only modules with `extern` functions:
 //!   - `jni`: the JNI binding. Its one exported symbol is `JNI_OnLoad`, which registers the
-//!     native methods of `dev.userstore.NativeBridge` (`RegisterNatives`).
+//!     native methods of `dev.userstore.internal.binding.NativeBridge` (`RegisterNatives`).
 //!   - `ffi`: the C ABI (`userstore_*` symbols) that the FFM binding calls with downcall handles.
 //!   - `handle`: the store handles both bindings hand to the JVM; `wire`: the name encoding
 //!     both write into the caller's buffer; `vector_state`: the `vzeroupper` every call from

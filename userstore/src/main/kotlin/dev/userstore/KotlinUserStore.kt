@@ -1,10 +1,10 @@
 package dev.userstore
 
-import dev.userstore.internal.DataDirectory
-import dev.userstore.internal.Snapshot
-import dev.userstore.internal.StrictJson
-import dev.userstore.internal.Wal
-import dev.userstore.internal.WalFormat
+import dev.userstore.internal.engine.DataDirectory
+import dev.userstore.internal.engine.Snapshot
+import dev.userstore.internal.engine.StrictJson
+import dev.userstore.internal.engine.Wal
+import dev.userstore.internal.engine.WalFormat
 import java.io.IOException
 import java.lang.invoke.VarHandle
 import java.nio.file.Path

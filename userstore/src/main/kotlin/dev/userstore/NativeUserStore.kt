@@ -1,9 +1,10 @@
 package dev.userstore
 
-import dev.userstore.internal.NativeAbi
-import dev.userstore.internal.NativeBinding
-import dev.userstore.internal.NativeCalls
 import dev.userstore.internal.OpenDirectories
+import dev.userstore.internal.binding.NativeAbi
+import dev.userstore.internal.binding.NativeBinding
+import dev.userstore.internal.binding.NativeCalls
+import dev.userstore.internal.binding.NativeLoader
 import java.io.IOException
 import java.lang.ref.Cleaner
 import java.lang.ref.Reference

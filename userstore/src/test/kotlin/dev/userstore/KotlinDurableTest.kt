@@ -1,7 +1,7 @@
 package dev.userstore
 
-import dev.userstore.internal.Wal
-import dev.userstore.internal.WalFormat
+import dev.userstore.internal.engine.Wal
+import dev.userstore.internal.engine.WalFormat
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
 import java.nio.ByteBuffer

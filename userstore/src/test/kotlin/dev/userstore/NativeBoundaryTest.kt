@@ -1,6 +1,8 @@
 package dev.userstore
 
-import dev.userstore.internal.NativeBinding
+import dev.userstore.internal.binding.NativeBinding
+import dev.userstore.internal.binding.NativeBridge
+import dev.userstore.internal.binding.NativeLoader
 import dev.userstore.testing.ChildJvm
 import org.junit.jupiter.api.Test
 import java.io.File

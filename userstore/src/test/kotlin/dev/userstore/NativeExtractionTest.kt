@@ -1,6 +1,7 @@
 package dev.userstore
 
-import dev.userstore.internal.ExtractedLibrary
+import dev.userstore.internal.binding.ExtractedLibrary
+import dev.userstore.internal.binding.NativeLoader
 import dev.userstore.testing.ChildJvm
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir

@@ -1,6 +1,6 @@
 package dev.userstore
 
-import dev.userstore.internal.JniCalls
+import dev.userstore.internal.binding.JniCalls
 import org.junit.jupiter.api.Assumptions.assumeTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.Timeout

@@ -1,7 +1,7 @@
 package dev.userstore.jmh;
 
 import dev.userstore.KotlinUserStore;
-import dev.userstore.NativeBridge;
+import dev.userstore.internal.binding.NativeBridge;
 import dev.userstore.NativeUserStore;
 import dev.userstore.User;
 import dev.userstore.UserStore;

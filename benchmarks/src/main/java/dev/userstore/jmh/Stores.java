@@ -3,8 +3,8 @@ package dev.userstore.jmh;
 import dev.userstore.KotlinUserStore;
 import dev.userstore.NativeUserStore;
 import dev.userstore.UserStore;
-import dev.userstore.internal.NativeBinding;
-import dev.userstore.internal.NativeCalls;
+import dev.userstore.internal.binding.NativeBinding;
+import dev.userstore.internal.binding.NativeCalls;
 
 /** The contenders of the benchmarks, by the names their {@code store} parameter takes. */
 final class Stores {

@@ -1,9 +1,9 @@
 package dev.userstore.reliability
 
 import dev.userstore.KotlinUserStore
-import dev.userstore.NativeLoader
 import dev.userstore.NativeUserStore
 import dev.userstore.UserStore
+import dev.userstore.internal.binding.NativeLoader
 import dev.userstore.testing.ChildJvm
 import java.io.File
 import java.util.concurrent.TimeUnit

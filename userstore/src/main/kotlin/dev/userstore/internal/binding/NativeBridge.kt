@@ -1,10 +1,10 @@
-package dev.userstore
+package dev.userstore.internal.binding
 
 import java.nio.ByteBuffer
 
 /**
  * The raw JNI functions, implemented in `src/jni.rs`. Private to the library: they take
- * primitives and arrays only, and trust their caller ([dev.userstore.internal.JniCalls]) to pass a live
+ * primitives and arrays only, and trust their caller ([dev.userstore.internal.binding.JniCalls]) to pass a live
  * handle. A call on a closed store throws [StoreClosedException].
  * Names are UTF-8 byte arrays; see each function in `src/jni.rs` for its encoding.
  */

@@ -1,6 +1,6 @@
-package dev.userstore
+package dev.userstore.internal.binding
 
-import dev.userstore.internal.ExtractedLibrary
+import dev.userstore.internal.binding.ExtractedLibrary
 import java.io.IOException
 import java.nio.file.Path
 import java.nio.file.Paths

@@ -1,4 +1,4 @@
-package dev.userstore.internal
+package dev.userstore.internal.binding
 
 import dev.userstore.User
 import java.io.IOException

@@ -1,9 +1,10 @@
-package dev.userstore.internal
+package dev.userstore.internal.engine
 
 import dev.userstore.DurabilityException
 import dev.userstore.StoreClosedException
 import dev.userstore.Sync
 import dev.userstore.User
+import dev.userstore.internal.DirectoryLock
 import java.io.IOException
 import java.nio.ByteBuffer
 import java.nio.ByteOrder

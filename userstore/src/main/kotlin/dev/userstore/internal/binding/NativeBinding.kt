@@ -1,7 +1,7 @@
-package dev.userstore.internal
+package dev.userstore.internal.binding
 
-import dev.userstore.NativeBridge
-import dev.userstore.NativeLoader
+import dev.userstore.internal.binding.NativeBridge
+import dev.userstore.internal.binding.NativeLoader
 
 /**
  * Picks the binding of this JVM, once: `-Duserstore.binding=jni|ffm` if set; else FFM on JDK 22 and later when
@@ -15,10 +15,10 @@ internal object NativeBinding {
     const val PROPERTY = "userstore.binding"
 
     /** The FFM binding's class, compiled for JDK 22 (Java: `src/main/java22`). */
-    private const val FFM_CLASS = "dev.userstore.internal.FfmCalls"
+    private const val FFM_CLASS = "dev.userstore.internal.binding.FfmCalls"
 
     /** Where the multi-release jar keeps it. */
-    private const val FFM_RESOURCE = "META-INF/versions/22/dev/userstore/internal/FfmCalls.class"
+    private const val FFM_RESOURCE = "META-INF/versions/22/dev/userstore/internal/binding/FfmCalls.class"
 
     val calls: NativeCalls = choose()
 

@@ -1,4 +1,4 @@
-package dev.userstore.internal;
+package dev.userstore.internal.binding;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;

@@ -1,4 +1,4 @@
-package dev.userstore.internal
+package dev.userstore.internal.binding
 
 import dev.userstore.CorruptSnapshotException
 import dev.userstore.DurabilityException

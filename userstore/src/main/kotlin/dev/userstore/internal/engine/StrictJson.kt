@@ -1,4 +1,4 @@
-package dev.userstore.internal
+package dev.userstore.internal.engine
 
 import dev.userstore.InvalidJsonException
 import dev.userstore.User

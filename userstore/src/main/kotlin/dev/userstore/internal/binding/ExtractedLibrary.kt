@@ -1,4 +1,4 @@
-package dev.userstore.internal
+package dev.userstore.internal.binding
 
 import java.io.IOException
 import java.io.InputStream

@@ -1,7 +1,7 @@
-package dev.userstore.internal
+package dev.userstore.internal.binding
 
-import dev.userstore.NativeBridge
 import dev.userstore.User
+import dev.userstore.internal.binding.NativeBridge
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
 import java.nio.LongBuffer
