@@ -71,6 +71,11 @@
 #   LOADTEST_HEAP          JVM heap under load: -Xms and -Xmx                           (default 4g)
 #   LOADTEST_DENSITY_COUNT idle instances per service variant; 0 skips the density test (default 20)
 #   LOADTEST_DENSITY_HEAP  empty: -Xmx HEAP, no -Xms; SIZE: -XmsSIZE -XmxSIZE            (default empty)
+#   LOADTEST_AOT           1: every JVM variant on JDK 25+ is also started from an ahead-of-time cache (JEP 483/514)
+#                          in the start-up step, recorded as SERVICE@JDK-GC+aot; its cache is trained once per run
+#                          before the repeats (--users 10000, LOADTEST_AOT_TRAIN of the GET/PUT mix, SIGTERM
+#                          writes the cache with -XX:AOTCacheOutput; same JVM options as the start-ups). 0: off (default 1)
+#   LOADTEST_AOT_TRAIN     the training load                                            (default 5s)
 #   LOADTEST_PORT          first port tried; busy ports are skipped (density: from PORT+101) (default 18080)
 #   LOADTEST_RUST_BIN      the Rust service                  (default target/release/userstore-server)
 #   LOADTEST_OUT           output folder                     (default kotlin-demo/build/reports/userstore/loadtest)
@@ -171,6 +176,8 @@ heap=${LOADTEST_HEAP:-4g}
 density_count=${LOADTEST_DENSITY_COUNT:-20}
 density_heap=${LOADTEST_DENSITY_HEAP:-}
 port=${LOADTEST_PORT:-18080}
+aot=${LOADTEST_AOT:-1}
+aot_train=${LOADTEST_AOT_TRAIN:-5s}
 rust_bin=${LOADTEST_RUST_BIN:-$root/target/release/userstore-server}
 out_base=${LOADTEST_OUT:-$root/kotlin-demo/build/reports/userstore/loadtest}
 oha_version=1.16.0
@@ -184,7 +191,8 @@ for v in connections repeats startups snapshot_users cold_rate density_count por
   [[ ${!v} =~ ^[0-9]+$ ]] || die "LOADTEST_${v^^} must be a whole number, not '${!v}'"
 done
 { [ "$repeats" -ge 1 ] && [ "$startups" -ge 1 ]; } || die "LOADTEST_REPEATS and LOADTEST_STARTUPS must be at least 1"
-for d in "$duration" "$capacity" "$warmup" "$cold"; do
+[[ $aot =~ ^[01]$ ]] || die "LOADTEST_AOT must be 0 or 1, not '$aot'"
+for d in "$duration" "$capacity" "$warmup" "$cold" "$aot_train"; do
   [[ $d =~ ^[0-9]+(ms|s|m|h)?$ ]] || die "a duration must look like 20s, 500ms or 2m, not '$d'"
 done
 [[ $settle =~ ^[0-9.]+$ && $pause =~ ^[0-9.]+$ && $put_share =~ ^0?\.[0-9]+$ ]] \
@@ -383,7 +391,7 @@ cpu_ticks() { # utime + stime of PID, in clock ticks (fields 14 and 15 of /proc/
 
 # start_server VARIANT PORT TAG [--users N] [--snapshot F]: spawns the server through the probe, waits for its
 # first 200 of /health; sets started_pid and started_ms. GC_LOG=0 leaves out the GC log, DENSITY=1 uses the
-# density JVM options. Returns 1 (and logs) if it did not come up.
+# density JVM options, AOT_OPTS adds JVM options (the ahead-of-time cache). Returns 1 (and logs) if it did not come up.
 start_server() {
   local i=$1 p=$2 tag=$3 res pid_probe opts
   shift 3
@@ -397,6 +405,7 @@ start_server() {
     if [ "${DENSITY:-0}" = 1 ]; then opts=${v_dopts[i]}; else opts=${v_opts[i]}; fi
     [ "${GC_LOG:-1}" = 1 ] && opts="$opts -Xlog:gc*:file=$out/$tag-gc.log:utctime,uptime,level,tags:filecount=0"
     local store=${v_base[i]#kotlin-}
+    [ -n "${AOT_OPTS:-}" ] && opts="$opts $AOT_OPTS"
     JAVA_HOME=${v_home[i]} JAVA_OPTS=$opts KOTLIN_DEMO_OPTS='' \
       python3 "$probe" --host "$host" --port "$p" --result "$res" -- \
       "$jvm_bin" serve --store "$store" --port "$p" --host "$host" "$@" > "$out/$tag-server.log" 2>&1 &
@@ -503,6 +512,47 @@ stop_server "$started_pid"
 [ -s "$snapshot" ] || die "no snapshot at $snapshot after SIGTERM; see $out/snapshot-maker-server.log"
 record "{\"type\":\"snapshot\",\"service\":$(json_str "${v_name[maker]}"),\"users\":$snapshot_users,\"bytes\":$(stat -c %s "$snapshot")}"
 
+# ---------------------------------------------------------------- 0b. ahead-of-time caches (JDK 25+)
+declare -A aot_of=() # variant index -> its trained AOT cache
+if [ "$aot" = 1 ]; then
+  for ((i = 0; i < nv; i++)); do
+    [ "${v_kind[i]}" = jvm ] && [ "${v_jdk[i]}" -ge 25 ] || continue
+    cache=$tmp/aot-${v_name[i]}.aot
+    tag=aot-train-${v_name[i]}
+    p=$(free_port "$port")
+    log "training the AOT cache of ${v_name[i]}: --users 10000, $aot_train of GET/PUT, then SIGTERM writes $cache"
+    AOT_OPTS="-XX:AOTCacheOutput=$cache" start_server "$i" "$p" "$tag" --users 10000 || die "${v_name[i]} did not start to train its AOT cache"
+    pid=$started_pid
+    mix "$tmp/$tag" "http://$host:$p/users/[0-9]{4}" "$aot_train" > /dev/null 2>&1 || true
+    stop_server "$pid"
+    [ -s "$cache" ] || die "no AOT cache at $cache after SIGTERM; see $out/$tag-server.log"
+    aot_of[$i]=$cache
+    record "{\"type\":\"aot_cache\",\"service\":$(json_str "${v_name[i]}"),\"bytes\":$(stat -c %s "$cache"),\"train\":$(json_str "$aot_train")}"
+  done
+fi
+
+# startup_pair REPEAT SAMPLE VARIANT NAME: the two start-up samples of a variant (AOT_OPTS: its JVM options more),
+# recorded under NAME: with 0 users (then the idle RSS) and from a fresh copy of the snapshot (stopped with SIGKILL).
+startup_pair() {
+  local r=$1 s=$2 i=$3 name=$4 tag pid ms rss comm
+  tag=r$r-startup$s-$name-empty
+  start_server "$i" "$(free_port "$port")" "$tag" || die "$name did not start with 0 users"
+  pid=$started_pid ms=$started_ms
+  sleep "$settle"
+  rss=$(rss_kib "$pid") comm=$(cat "/proc/$pid/comm" 2> /dev/null || echo '?')
+  stop_server "$pid"
+  record "{\"type\":\"startup\",\"repeat\":$r,\"sample\":$s,\"service\":$(json_str "$name"),\"kind\":\"empty\",\"ms\":$ms,\"idle_rss_kib\":$rss,\"comm\":$(json_str "$comm")}"
+  log "repeat $r, start-up $s, $name: 0 users ${ms%.*} ms, idle RSS $(mib "$rss") MiB"
+  cp "$snapshot" "$tmp/probe.snap"
+  tag=r$r-startup$s-$name-snapshot
+  start_server "$i" "$(free_port "$port")" "$tag" --snapshot "$tmp/probe.snap" || die "$name did not start from the snapshot"
+  pid=$started_pid ms=$started_ms
+  stop_server "$pid" KILL
+  rm -f "$tmp/probe.snap"
+  record "{\"type\":\"startup\",\"repeat\":$r,\"sample\":$s,\"service\":$(json_str "$name"),\"kind\":\"snapshot\",\"ms\":$ms}"
+  log "repeat $r, start-up $s, $name: $snapshot_users-user snapshot ${ms%.*} ms"
+}
+
 rotate() { # rotate R: the variant indices in this repeat's order
   local r=$1 k
   for ((k = 0; k < nv; k++)); do echo $(((k + r - 1) % nv)); done
@@ -513,23 +563,9 @@ for r in $(seq 1 "$repeats"); do
   # ---------------------------------------------------------------- 1. start-up
   for s in $(seq 1 "$startups"); do
     for i in "${order[@]}"; do
-      name=${v_name[i]}
-      tag=r$r-startup$s-$name-empty
-      start_server "$i" "$(free_port "$port")" "$tag" || die "$name did not start with 0 users"
-      pid=$started_pid ms=$started_ms
-      sleep "$settle"
-      rss=$(rss_kib "$pid") comm=$(cat "/proc/$pid/comm" 2> /dev/null || echo '?')
-      stop_server "$pid"
-      record "{\"type\":\"startup\",\"repeat\":$r,\"sample\":$s,\"service\":$(json_str "$name"),\"kind\":\"empty\",\"ms\":$ms,\"idle_rss_kib\":$rss,\"comm\":$(json_str "$comm")}"
-      log "repeat $r, start-up $s, $name: 0 users ${ms%.*} ms, idle RSS $(mib "$rss") MiB"
-      cp "$snapshot" "$tmp/probe.snap"
-      tag=r$r-startup$s-$name-snapshot
-      start_server "$i" "$(free_port "$port")" "$tag" --snapshot "$tmp/probe.snap" || die "$name did not start from the snapshot"
-      pid=$started_pid ms=$started_ms
-      stop_server "$pid" KILL
-      rm -f "$tmp/probe.snap"
-      record "{\"type\":\"startup\",\"repeat\":$r,\"sample\":$s,\"service\":$(json_str "$name"),\"kind\":\"snapshot\",\"ms\":$ms}"
-      log "repeat $r, start-up $s, $name: $snapshot_users-user snapshot ${ms%.*} ms"
+      startup_pair "$r" "$s" "$i" "${v_name[i]}"
+      # The same two start-ups from the variant's ahead-of-time cache.
+      [ -z "${aot_of[$i]:-}" ] || AOT_OPTS="-XX:AOTMode=on -XX:AOTCache=${aot_of[$i]}" startup_pair "$r" "$s" "$i" "${v_name[i]}+aot"
     done
   done
 

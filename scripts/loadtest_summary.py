@@ -316,14 +316,18 @@ for rec in records:
                         "process": rec.get("comm")})
 startup_medians = []
 for v in variants:
-    mine = [s for s in startup if s["service"] == v["name"]]
-    startup_medians.append({
-        "service": v["name"], "base": v["service"], "jdk": v["jdk"], "gc": v["gc"],
-        "start_empty_ms": median([s["ms"] for s in mine if s["kind"] == "empty"]),
-        "start_snapshot_ms": median([s["ms"] for s in mine if s["kind"] == "snapshot"]),
-        "idle_rss_mib": median([s["idle_rss_mib"] for s in mine if s["kind"] == "empty"]),
-        "samples": len([s for s in mine if s["kind"] == "empty"]),
-    })
+    # A JVM variant on JDK 25+ is also started from its ahead-of-time cache, recorded as NAME+aot.
+    for name, aot in ((v["name"], False), (v["name"] + "+aot", True)):
+        mine = [s for s in startup if s["service"] == name]
+        if aot and not mine:
+            continue
+        startup_medians.append({
+            "service": name, "base": v["service"], "jdk": v["jdk"], "gc": v["gc"], "aot_cache": aot,
+            "start_empty_ms": median([s["ms"] for s in mine if s["kind"] == "empty"]),
+            "start_snapshot_ms": median([s["ms"] for s in mine if s["kind"] == "snapshot"]),
+            "idle_rss_mib": median([s["idle_rss_mib"] for s in mine if s["kind"] == "empty"]),
+            "samples": len([s for s in mine if s["kind"] == "empty"]),
+        })
 smap = {s["service"]: s for s in startup_medians}
 
 lowest = []

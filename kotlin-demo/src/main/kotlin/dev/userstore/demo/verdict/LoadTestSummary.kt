@@ -231,6 +231,7 @@ internal class LoadTestSummary(
                     store = if (base == "kotlin-kotlin") "kotlin" else "native",
                     startupMillis = start?.let { value(it, "start_empty_ms") },
                     startupSnapshotMillis = start?.let { value(it, "start_snapshot_ms") },
+                    startupAotMillis = starts.firstOrNull { str(it, "service") == "$name+aot" }?.let { value(it, "start_empty_ms") },
                     idleRssMiB = start?.let { value(it, "idle_rss_mib") },
                     loadedRssMiB = value(o, "rss_preloaded_mib"),
                     capacityRps = value(o, "capacity_rps"),

@@ -57,6 +57,20 @@ class ServiceVerdictsTest {
     }
 
     @Test
+    fun `start-up is judged against the JVM started from its ahead-of-time cache when the run has one`() {
+        val jvm = service("kotlin-kotlin@25-G1", rust = false, store = "kotlin", startup = 1_000.0).copy(startupAotMillis = 500.0)
+        val rust = service("rust", rust = true, startup = 400.0)
+        val verdict = ServiceVerdicts.startup(services(rust, jvm))!!
+        // 0.4x the plain JVM would hold; 0.8x the AOT-started one does not.
+        assertEquals(Outcome.DEPENDS, verdict.outcome)
+        assertTrue("kotlin-kotlin@25-G1+aot" in verdict.why, verdict.why)
+        assertTrue("0.4" in verdict.why && "0.8" in verdict.why, verdict.why)
+        val plainOnly = ServiceVerdicts.startup(services(rust, jvm.copy(startupAotMillis = null)))!!
+        assertEquals(Outcome.HOLDS, plainOnly.outcome)
+        assertTrue("+aot" !in plainOnly.why, plainOnly.why)
+    }
+
+    @Test
     fun `memory holds only when idle and loaded both hold`() {
         val small = service("rust", true, idle = 10.0, loaded = 300.0)
         assertEquals(Outcome.HOLDS, ServiceVerdicts.memory(services(small, kotlinKotlin, kotlinNative))!!.outcome)
