@@ -99,6 +99,18 @@ class NativeUserStore private constructor(
     /** `{appended, durable, syncs, generation}` of the log (docs/DURABILITY.md), or null if not durable (tests). */
     internal fun logStats(): LongArray? = call { calls.logStats(handle) }
 
+    override fun scan(
+        fromId: Long,
+        limit: Int,
+    ): List<User> = TODO("issue 20 item 6: scan")
+
+    override fun applyBatch(
+        puts: Collection<User>,
+        removeIds: LongArray,
+    ): Int = TODO("issue 20 item 6: applyBatch")
+
+    override fun stats(): StoreStats = TODO("issue 20 item 6: stats")
+
     override suspend fun getUser(id: Long): User? = get(id)
 
     /**
