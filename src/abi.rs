@@ -58,6 +58,10 @@ pub const SYNC_NONE: i32 = 2;
 /// The number of `i64`s `logStats` writes: bytes appended, bytes durable, syncs, generation.
 pub const LOG_STATS_FIELDS: i32 = 4;
 
+/// The number of `i64`s `stats` writes: users, table bytes, durable (1 or 0), log bytes,
+/// checkpoints (`StoreStats` in this order).
+pub const STATS_FIELDS: i32 = 5;
+
 /// The error code of a core error: the one mapping both bindings use.
 pub(crate) fn code_of(err: &StoreError) -> i32 {
     match err {
