@@ -72,6 +72,12 @@ fn golden_ops(store: &Store) {
         2
     );
     assert!(!store.remove(99).unwrap());
+    // One batch record: the puts in order, then the removed ids that existed, each once, in the
+    // order of their first mention (3, then 2; 98 is absent).
+    let puts = [(4, "Di"), (5, "Eve"), (4, "Dee")];
+    assert_eq!(store.apply_batch(&puts, &[3, 98, 2, 3]).unwrap(), 2);
+    // A batch that changes nothing logs nothing.
+    assert_eq!(store.apply_batch::<&str>(&[], &[98]).unwrap(), 0);
 }
 
 fn hex_decode(text: &str) -> Vec<u8> {
@@ -113,6 +119,15 @@ fn golden_by_hand() -> Vec<u8> {
     import.extend(user(3, "Cy"));
     import.extend(user(2, "Bo"));
     bytes.extend(record(&import));
+    let mut batch = vec![4u8];
+    batch.extend_from_slice(&3u32.to_le_bytes());
+    batch.extend(user(4, "Di"));
+    batch.extend(user(5, "Eve"));
+    batch.extend(user(4, "Dee"));
+    batch.extend_from_slice(&2u32.to_le_bytes());
+    batch.extend_from_slice(&3u64.to_le_bytes());
+    batch.extend_from_slice(&2u64.to_le_bytes());
+    bytes.extend(record(&batch));
     bytes
 }
 
@@ -141,15 +156,18 @@ fn round_trip_and_reopen_after_drop() {
     assert!(store.is_durable());
     golden_ops(&store);
     let exported = store.export_json();
-    assert_eq!(exported, br#"[{"id":2,"name":"Bo"},{"id":3,"name":"Cy"}]"#);
+    assert_eq!(
+        exported,
+        br#"[{"id":4,"name":"Dee"},{"id":5,"name":"Eve"}]"#
+    );
     drop(store);
     let store = open(dir.path());
     assert_eq!(store.export_json(), exported);
-    store.put(4, b"Di").unwrap();
+    store.put(6, b"Fay").unwrap();
     drop(store);
     let store = open(dir.path());
     assert_eq!(store.len(), 3);
-    assert_eq!(store.get(4).unwrap().as_deref(), Some("Di"));
+    assert_eq!(store.get(6).unwrap().as_deref(), Some("Fay"));
 }
 
 #[test]
