@@ -9,7 +9,8 @@
 //!   halve it).
 //! - `store_empty`: `put` of new users into a growing store.
 //! - `bulk_100k`: `import_json` of 100k records, `replace_all` of the same users (the snapshot
-//!   open path), `export_json`.
+//!   open path), `export_json`, `apply_batch` of the same users (replacing), a `scan` page of
+//!   4096 users and one page of all of them (time per stored user).
 //!
 //! Run with `cargo bench --bench store` (about 3 to 4 minutes at 10M users on 2 cores);
 //! `USERSTORE_BENCH_USERS=1000000 cargo bench --bench store` for a quicker run.
@@ -284,6 +285,30 @@ fn bulk(c: &mut Criterion) {
         b.iter(|| store.import_json(black_box(&input)).unwrap())
     });
     group.bench_function("export_json", |b| b.iter(|| store.export_json()));
+    // The same users as one batch of puts (already decoded: no JSON to parse), replacing.
+    let puts: Vec<(i64, &str)> = users
+        .iter()
+        .map(|(id, n)| (*id as i64, n.as_str()))
+        .collect();
+    group.bench_function("apply_batch_replacing", |b| {
+        b.iter(|| store.apply_batch(black_box(&puts), &[]).unwrap())
+    });
+    // A page of scan: one pass over every slot plus the selection of the smallest ids, then the
+    // names copied; reported per stored user, as export_json (which sorts every user).
+    group.bench_function("scan_first_page_4096", |b| {
+        b.iter(|| {
+            store.scan_utf8_with(0, 4096, |id, name| {
+                black_box((id, name));
+            })
+        })
+    });
+    group.bench_function("scan_all_in_one_page", |b| {
+        b.iter(|| {
+            store.scan_utf8_with(0, usize::MAX, |id, name| {
+                black_box((id, name));
+            })
+        })
+    });
     group.finish();
 }
 

@@ -269,6 +269,17 @@ def imp(users):
     return frame(p)
 
 
+def batch(puts, removes, p=None, r=None, extra=b""):
+    """A batch record (type 4); p and r override the counts written, extra is appended to the payload."""
+    payload = b"\x04" + struct.pack("<I", len(puts) if p is None else p)
+    for uid, name in puts:
+        payload += struct.pack("<QH", uid, len(name.encode())) + name.encode()
+    payload += struct.pack("<I", len(removes) if r is None else r)
+    for uid in removes:
+        payload += struct.pack("<Q", uid)
+    return frame(payload + extra)
+
+
 def log_name(g):
     return "log-%020d.wal" % g
 
@@ -338,6 +349,31 @@ wal_case("missing-log-in-chain", {snap_name(2): snapshot([]), log_name(2): [wal_
          "CorruptSnapshot", "log-00000000000000000003.wal")
 wal_case("damaged-base-snapshot", {snap_name(2): snapshot([snap_record(1, b"Ada")], version=9), log_name(2): [wal_header(2)]},
          "CorruptSnapshot", "version 9")
+
+# Batch records (type 4): puts in order (the later wins), then removes; damage as for the other types.
+BATCHES = [batch([(4, "Di"), (3, "Cy2"), (4, "Dee")], [2]), batch([], [3]), batch([(5, "Eve")], []),
+           batch([(6, "Fay"), (7, "Gus")], [5, 4])]
+wal_case("batch-records", {log_name(1): [H1] + OPS + BATCHES}, "ok", {6: "Fay", 7: "Gus"},
+         str(full + sum(len(b) for b in BATCHES)))
+last_batch = batch([(4, "Di"), (5, "Eve")], [3, 2])
+wal_case("torn-batch-past-the-end", {log_name(1): [H1] + OPS + [last_batch[:-1]]}, "ok", AFTER, str(full))
+wal_case("torn-batch-bad-crc-last", {log_name(1): [H1] + OPS + [last_batch[:-1] + bytes([last_batch[-1] ^ 0xFF])]},
+         "ok", AFTER, str(full))
+at = f"damaged record at offset {full}"
+wal_case("damaged-batch-nothing", {log_name(1): [H1] + OPS + [batch([], [])]}, "CorruptSnapshot", at)
+wal_case("damaged-batch-put-and-removed", {log_name(1): [H1] + OPS + [batch([(4, "Di"), (5, "Eve")], [5])]},
+         "CorruptSnapshot", at)
+wal_case("damaged-batch-put-count-too-high", {log_name(1): [H1] + OPS + [batch([(4, "Di")], [], p=2)]},
+         "CorruptSnapshot", at)
+wal_case("damaged-batch-remove-count-too-high", {log_name(1): [H1] + OPS + [batch([(4, "Di")], [3], r=2)]},
+         "CorruptSnapshot", at)
+wal_case("damaged-batch-byte-after", {log_name(1): [H1] + OPS + [batch([(4, "Di")], [3], extra=b"\x00")]},
+         "CorruptSnapshot", at)
+wal_case("damaged-batch-name-length-0", {log_name(1): [H1] + OPS + [batch([(4, "")], [])]}, "CorruptSnapshot", at)
+wal_case("damaged-batch-remove-above-long-max", {log_name(1): [H1] + OPS + [batch([], [LONG_MAX + 1])]},
+         "CorruptSnapshot", at)
+wal_case("damaged-batch-in-middle", {log_name(1): [H1] + OPS + [batch([(4, "Di")], [4]), put(5, "Eve")]},
+         "CorruptSnapshot", at)
 
 
 with open(os.path.join(SPEC, "cases.tsv"), "w", encoding="utf-8") as f:

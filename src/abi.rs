@@ -38,6 +38,9 @@ pub const ERR_INTERNAL: i32 = -9;
 pub const ERR_LOCKED: i32 = -10;
 /// A log that could not be written or synced: `DurabilityException`.
 pub const ERR_LOG_IO: i32 = -11;
+/// An input too large to take (a batch whose log record would pass 1 GiB):
+/// `IllegalArgumentException`.
+pub const ERR_TOO_LARGE: i32 = -12;
 
 /// Set in a name's length word when its bytes are Latin-1 (one byte per character) rather than
 /// UTF-8; above every possible length (at most [`NAME_BUFFER_BYTES`]).
@@ -55,10 +58,17 @@ pub const SYNC_NONE: i32 = 2;
 /// The number of `i64`s `logStats` writes: bytes appended, bytes durable, syncs, generation.
 pub const LOG_STATS_FIELDS: i32 = 4;
 
+/// The number of `i64`s `stats` writes: users, table bytes, durable (1 or 0), log bytes,
+/// checkpoints (`StoreStats` in this order).
+pub const STATS_FIELDS: i32 = 5;
+
 /// The error code of a core error: the one mapping both bindings use.
 pub(crate) fn code_of(err: &StoreError) -> i32 {
     match err {
-        StoreError::InvalidId(_) | StoreError::InvalidName(_) => ERR_INVALID_USER,
+        StoreError::InvalidId(_) | StoreError::InvalidName(_) | StoreError::InvalidBatch(_) => {
+            ERR_INVALID_USER
+        }
+        StoreError::BatchTooLarge(_) => ERR_TOO_LARGE,
         StoreError::InvalidJson { .. } => ERR_INVALID_JSON,
         StoreError::SnapshotMissing { .. } => ERR_NO_SUCH_FILE,
         StoreError::SnapshotCorrupt { .. } => ERR_CORRUPT_SNAPSHOT,
@@ -99,6 +109,8 @@ mod tests {
         let cases = [
             (StoreError::InvalidId(-1), ERR_INVALID_USER),
             (StoreError::InvalidName("empty".into()), ERR_INVALID_USER),
+            (StoreError::InvalidBatch("both".into()), ERR_INVALID_USER),
+            (StoreError::BatchTooLarge(1 << 31), ERR_TOO_LARGE),
             (StoreError::LogClosed, ERR_CLOSED),
             (
                 StoreError::SnapshotMissing { path: path.clone() },
@@ -136,6 +148,7 @@ mod tests {
             ERR_INTERNAL,
             ERR_LOCKED,
             ERR_LOG_IO,
+            ERR_TOO_LARGE,
         ];
         let mut seen = std::collections::HashSet::new();
         for code in codes {

@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use crate::abi::{self, ABI_VERSION, ERR_CLOSED, ERR_INTERNAL, ERR_PANIC, MISSING};
 use crate::core::{DurableOptions, Store, StoreError};
 use crate::handle::{self, Closed, Handle};
-use crate::wire::{write_entries, write_name, NAME_BUFFER_BYTES};
+use crate::wire::{read_puts, stats_of, write_entries, write_name, write_page, NAME_BUFFER_BYTES};
 
 thread_local! {
     /// The message of this thread's last error; written only when a call fails.
@@ -540,6 +540,94 @@ pub unsafe extern "C" fn userstore_free_bytes(ptr: *mut u8, len: i64) {
     drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) });
 }
 
+/// Applies one batch, all or nothing ([`Store::apply_batch`]): the puts encoded at `puts`
+/// (`puts_len` bytes, as [`read_puts`] reads them), then the `removes_count` ids at `removes`.
+/// Returns how many distinct removed ids existed, or an error code ([`ERR_INVALID_USER`] for a
+/// bad user or an id both put and removed, [`ERR_TOO_LARGE`] for a record past 1 GiB, ...).
+///
+/// # Safety
+/// `raw` must be a live handle; `puts` must point at `puts_len` readable bytes and `removes` at
+/// `removes_count` readable `i64`s (off-heap copies, held for this call).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn userstore_apply_batch(
+    raw: i64,
+    puts: *const u8,
+    puts_len: i64,
+    removes: *const i64,
+    removes_count: i64,
+) -> i64 {
+    guarded(|| {
+        // SAFETY: the JVM side passes an off-heap copy of `puts_len` bytes, held for this call.
+        let wire = unsafe { bytes(puts, puts_len) }?;
+        let puts = read_puts(wire).map_err(Failure::Internal)?;
+        let count = usize::try_from(removes_count)
+            .map_err(|_| Failure::Internal(format!("negative count {removes_count}")))?;
+        let removes: &[i64] = if count == 0 {
+            &[]
+        } else if removes.is_null() || !removes.is_aligned() {
+            return Err(Failure::Internal("null or misaligned removes".to_owned()));
+        } else {
+            // SAFETY: the JVM side passes an off-heap copy of `count` i64s (aligned, checked
+            // non-null), which nothing writes during this call.
+            unsafe { std::slice::from_raw_parts(removes, count) }
+        };
+        // SAFETY: the Kotlin owner passes its own live handle for this call.
+        let removed = unsafe { with_store(raw, |store| Ok(store.apply_batch(&puts, removes)?)) }?;
+        Ok(removed as i64)
+    })
+}
+
+/// A page of [`Store::scan`]: at most `limit` users with an id `>= from`, ascending, encoded as
+/// [`write_page`] does, in memory this library owns: returns its address and stores its length
+/// at `*len` (0 bytes: a null address); the caller copies it and frees it with
+/// [`userstore_free_bytes`]. On failure a null address with the error code at `*len`.
+///
+/// # Safety
+/// `raw` must be a live handle; `len` must be valid for one `i64` write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn userstore_scan(raw: i64, from: i64, limit: i32, len: *mut i64) -> *mut u8 {
+    if len.is_null() {
+        return std::ptr::null_mut();
+    }
+    let mut page: Option<Box<[u8]>> = None;
+    let result = guarded(|| {
+        let limit = usize::try_from(limit)
+            .map_err(|_| Failure::Internal(format!("negative limit {limit}")))?;
+        // SAFETY: the Kotlin owner passes its own live handle for this call.
+        let bytes = unsafe { with_store(raw, |store| Ok(write_page(store, from, limit)?)) }?;
+        let n = bytes.len() as i64;
+        page = Some(bytes.into_boxed_slice());
+        Ok(n)
+    });
+    // SAFETY: checked non-null above; the caller passes a pointer valid for one i64 write.
+    unsafe { len.write(result) };
+    match page {
+        Some(bytes) if result > 0 => Box::into_raw(bytes).cast::<u8>(),
+        _ => std::ptr::null_mut(),
+    }
+}
+
+/// The store's statistics: writes [`abi::STATS_FIELDS`] `i64`s to `out` (users, table bytes,
+/// durable 1 or 0, log bytes, checkpoints) and returns 0, or an error code.
+///
+/// # Safety
+/// `raw` must be a live handle; `out` must be valid for [`abi::STATS_FIELDS`] `i64` writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn userstore_stats(raw: i64, out: *mut i64) -> i32 {
+    guarded32(|| {
+        // SAFETY: the Kotlin owner passes its own live handle for this call.
+        let values = unsafe { with_store(raw, |store| Ok(stats_of(store))) }?;
+        if out.is_null() || !out.is_aligned() {
+            return Err(Failure::Internal("null or misaligned output".to_owned()));
+        }
+        // SAFETY: the JVM side passes room for STATS_FIELDS aligned i64s (checked non-null and
+        // aligned) that only this call touches.
+        let out = unsafe { std::slice::from_raw_parts_mut(out, values.len()) };
+        out.copy_from_slice(&values);
+        Ok(0)
+    })
+}
+
 /// Writes a snapshot to the UTF-8 path at `path_utf8` (`len` bytes): 0, or an error code.
 ///
 /// # Safety
@@ -729,6 +817,69 @@ mod tests {
             assert_eq!(userstore_log_stats(memory, stats.as_mut_ptr()), 0);
             assert_eq!(userstore_checkpoint(memory), 0);
             userstore_destroy(memory);
+        }
+    }
+
+    /// The batch wire of `puts` (as NativeWire.encodePuts writes it).
+    fn wire(puts: &[(i64, &str)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (id, name) in puts {
+            out.extend_from_slice(&id.to_le_bytes());
+            out.extend_from_slice(&(name.len() as i32).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn batches_pages_and_stats_through_the_abi() {
+        let h = userstore_create();
+        // SAFETY: a live handle and valid buffers throughout; destroyed at the end.
+        unsafe {
+            let puts = wire(&[(1, "Ada"), (2, "Zoë"), (3, "Cy")]);
+            let none: [i64; 0] = [];
+            let n = userstore_apply_batch(h, puts.as_ptr(), puts.len() as i64, none.as_ptr(), 0);
+            assert_eq!(n, 0);
+            let removes = [3i64, 9, 3];
+            let n = userstore_apply_batch(h, std::ptr::null(), 0, removes.as_ptr(), 3);
+            assert_eq!(n, 1);
+            // An id both put and removed: refused, nothing changed.
+            let both = wire(&[(4, "Di"), (1, "A2")]);
+            let ids = [1i64];
+            let n = userstore_apply_batch(h, both.as_ptr(), both.len() as i64, ids.as_ptr(), 1);
+            assert_eq!(n, i64::from(ERR_INVALID_USER));
+            assert_eq!(last_error(), "invalid batch: id 1 is both put and removed");
+            let bad = wire(&[(4, "Di"), (5, "")]);
+            let n = userstore_apply_batch(h, bad.as_ptr(), bad.len() as i64, none.as_ptr(), 0);
+            assert_eq!(n, i64::from(ERR_INVALID_USER));
+            // A malformed wire is a broken call.
+            let n = userstore_apply_batch(h, puts.as_ptr(), 5, none.as_ptr(), 0);
+            assert_eq!(n, i64::from(ERR_INTERNAL));
+            assert_eq!(userstore_size(h), 2);
+            let mut len = 0i64;
+            let page = userstore_scan(h, 0, 10, &mut len);
+            assert!(!page.is_null());
+            let bytes = std::slice::from_raw_parts(page, len as usize).to_vec();
+            userstore_free_bytes(page, len);
+            assert_eq!(bytes.len(), 2 * 12 + 3 + 3);
+            assert_eq!(&bytes[..8], &1i64.to_le_bytes());
+            assert!(userstore_scan(h, 5, 10, &mut len).is_null());
+            assert_eq!(len, 0);
+            assert!(userstore_scan(h, -5, 10, &mut len).is_null());
+            assert_eq!(len, i64::from(ERR_INVALID_USER));
+            assert!(userstore_scan(h, 0, -1, &mut len).is_null());
+            assert_eq!(len, i64::from(ERR_INTERNAL));
+            let mut stats = [0i64; STATS_FIELDS as usize];
+            assert_eq!(userstore_stats(h, stats.as_mut_ptr()), 0);
+            assert_eq!((stats[0], stats[2], stats[3], stats[4]), (2, 0, 0, 0));
+            assert!(stats[1] > 0);
+            assert_eq!(userstore_close(h), 1);
+            assert_eq!(
+                userstore_stats(h, stats.as_mut_ptr()),
+                ERR_CLOSED,
+                "a closed store"
+            );
+            userstore_destroy(h);
         }
     }
 

@@ -50,7 +50,7 @@ use once_cell::sync::OnceCell;
 use crate::abi;
 use crate::core::{DurableOptions, Store, StoreError};
 use crate::handle::{self, Closed, Handle};
-use crate::wire::{write_entries, write_name, NAME_BUFFER_BYTES};
+use crate::wire::{read_puts, stats_of, write_entries, write_name, write_page, NAME_BUFFER_BYTES};
 
 /// `dev.userstore.internal.binding.NativeAbi`, looked up once in `JNI_OnLoad` (not on the hot path): its
 /// static `exception(code, message)` builds the exception of an error code for both bindings.
@@ -317,6 +317,14 @@ const NATIVE_METHODS: &[NativeMethod<'static>] = &[
     native_method! {
         static raw fn log_stats0(handle: jlong, out: jlong[]) -> jboolean, name = "logStats0"
     },
+    native_method! {
+        static raw fn apply_batch0(handle: jlong, puts: jbyte[], removes: jlong[]) -> jint,
+        name = "applyBatch0"
+    },
+    native_method! {
+        static raw fn scan0(handle: jlong, from: jlong, limit: jint) -> jbyte[], name = "scan0"
+    },
+    native_method! { static raw fn stats0(handle: jlong, out: jlong[]), name = "stats0" },
     native_method! { static raw fn noop0(value: jlong) -> jlong, name = "noop0" },
     native_method! {
         static raw fn noop_with_env0(value: jlong) -> jlong, name = "noopWithEnv0"
@@ -799,6 +807,76 @@ fn log_stats0<'local>(
     })
 }
 
+/// `NativeBridge.applyBatch0(handle, puts, removes): Int` — one batch, all or nothing
+/// ([`Store::apply_batch`]): `puts` encoded as [`read_puts`] reads them, then the ids `removes`;
+/// the number of distinct removed ids that existed. Bad input is `InvalidUserException`, a
+/// record past 1 GiB `IllegalArgumentException`; a malformed `puts` (a bug of the JVM side)
+/// `NativeStoreException`.
+fn apply_batch0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    puts: JByteArray<'local>,
+    removes: JLongArray<'local>,
+) -> jint {
+    run(env, |env| {
+        // SAFETY: NativeUserStore passes its own handle, whose cell lives until its Cleaner runs
+        // destroy0, which cannot happen during a call (each call fences its NativeUserStore).
+        unsafe {
+            with_store(handle, |store| {
+                let wire = read_bytes(env, &puts)?;
+                let puts = read_puts(&wire).map_err(BoundaryError::BadArgument)?;
+                let mut ids = vec![0; removes.len(env)?];
+                removes.get_region(env, 0, &mut ids)?;
+                let removed = store.apply_batch(&puts, &ids)?;
+                // At most the length of a Java array.
+                Ok(jint::try_from(removed).unwrap_or(jint::MAX))
+            })
+        }
+    })
+}
+
+/// `NativeBridge.scan0(handle, fromId, limit): ByteArray` — one page of [`Store::scan`]: at
+/// most `limit` users with an id `>= fromId`, ascending, encoded as [`write_page`] does. A
+/// negative `fromId` is `InvalidUserException`; Kotlin refuses a negative `limit` first.
+fn scan0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    from: jlong,
+    limit: jint,
+) -> JByteArray<'local> {
+    run(env, |env| {
+        let limit = usize::try_from(limit)
+            .map_err(|_| BoundaryError::BadArgument(format!("negative limit {limit}")))?;
+        // SAFETY: NativeUserStore passes its own handle, whose cell lives until its Cleaner runs
+        // destroy0, which cannot happen during a call (each call fences its NativeUserStore).
+        unsafe {
+            with_store(handle, |store| {
+                let page = write_page(store, from, limit)?;
+                byte_array(env, &page)
+            })
+        }
+    })
+}
+
+/// `NativeBridge.stats0(handle, out)` — writes users, table bytes, durable (1 or 0), log bytes
+/// and checkpoints into `out[0..5]` ([`abi::STATS_FIELDS`]).
+fn stats0<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    out: JLongArray<'local>,
+) {
+    run(env, |env| {
+        // SAFETY: NativeUserStore passes its own handle, whose cell lives until its Cleaner runs
+        // destroy0, which cannot happen during a call (each call fences its NativeUserStore).
+        let values = unsafe { with_store(handle, |store| Ok(stats_of(store))) }?;
+        out.set_region(env, 0, &values)?;
+        Ok(())
+    })
+}
+
 /// `NativeBridge.noop0(value): Long` — returns its argument; does nothing else. The JMH floor: the
 /// cost of one call through the JVM's JNI transition and [`run_lean`], the wrapper of the read path.
 fn noop0<'local>(env: EnvUnowned<'local>, _class: JClass<'local>, value: jlong) -> jlong {
@@ -956,6 +1034,9 @@ mod registration_tests {
             ("openDurable0", "([BIJ)J"),
             ("checkpoint0", "(J)V"),
             ("logStats0", "(J[J)Z"),
+            ("applyBatch0", "(J[B[J)I"),
+            ("scan0", "(JJI)[B"),
+            ("stats0", "(J[J)V"),
             ("noop0", "(J)J"),
             ("noopWithEnv0", "(J)J"),
             ("hasTestHooks0", "()Z"),

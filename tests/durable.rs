@@ -72,6 +72,12 @@ fn golden_ops(store: &Store) {
         2
     );
     assert!(!store.remove(99).unwrap());
+    // One batch record: the puts in order, then the removed ids that existed, each once, in the
+    // order of their first mention (3, then 2; 98 is absent).
+    let puts = [(4, "Di"), (5, "Eve"), (4, "Dee")];
+    assert_eq!(store.apply_batch(&puts, &[3, 98, 2, 3]).unwrap(), 2);
+    // A batch that changes nothing logs nothing.
+    assert_eq!(store.apply_batch::<&str>(&[], &[98]).unwrap(), 0);
 }
 
 fn hex_decode(text: &str) -> Vec<u8> {
@@ -113,6 +119,15 @@ fn golden_by_hand() -> Vec<u8> {
     import.extend(user(3, "Cy"));
     import.extend(user(2, "Bo"));
     bytes.extend(record(&import));
+    let mut batch = vec![4u8];
+    batch.extend_from_slice(&3u32.to_le_bytes());
+    batch.extend(user(4, "Di"));
+    batch.extend(user(5, "Eve"));
+    batch.extend(user(4, "Dee"));
+    batch.extend_from_slice(&2u32.to_le_bytes());
+    batch.extend_from_slice(&3u64.to_le_bytes());
+    batch.extend_from_slice(&2u64.to_le_bytes());
+    bytes.extend(record(&batch));
     bytes
 }
 
@@ -141,15 +156,18 @@ fn round_trip_and_reopen_after_drop() {
     assert!(store.is_durable());
     golden_ops(&store);
     let exported = store.export_json();
-    assert_eq!(exported, br#"[{"id":2,"name":"Bo"},{"id":3,"name":"Cy"}]"#);
+    assert_eq!(
+        exported,
+        br#"[{"id":4,"name":"Dee"},{"id":5,"name":"Eve"}]"#
+    );
     drop(store);
     let store = open(dir.path());
     assert_eq!(store.export_json(), exported);
-    store.put(4, b"Di").unwrap();
+    store.put(6, b"Fay").unwrap();
     drop(store);
     let store = open(dir.path());
     assert_eq!(store.len(), 3);
-    assert_eq!(store.get(4).unwrap().as_deref(), Some("Di"));
+    assert_eq!(store.get(6).unwrap().as_deref(), Some("Fay"));
 }
 
 #[test]
@@ -190,8 +208,22 @@ fn replay_order_matches_a_memory_model() {
                     store.put(id, name.as_bytes()).unwrap();
                     model.put(id, name.as_bytes()).unwrap();
                 }
-                5..=7 => {
+                5..=6 => {
                     assert_eq!(store.remove(id).unwrap(), model.remove(id).unwrap());
+                }
+                7 => {
+                    // A batch: puts and removes of distinct ids (an id in both is refused).
+                    let puts: Vec<(i64, String)> = (0..rng.next() % 4)
+                        .map(|k| ((rng.next() % 50) as i64, format!("b{step}-{k}")))
+                        .collect();
+                    let removes: Vec<i64> = (0..rng.next() % 4)
+                        .map(|_| (rng.next() % 50) as i64)
+                        .filter(|id| puts.iter().all(|(p, _)| p != id))
+                        .collect();
+                    assert_eq!(
+                        store.apply_batch(&puts, &removes).unwrap(),
+                        model.apply_batch(&puts, &removes).unwrap()
+                    );
                 }
                 _ => {
                     let users: Vec<(i64, String)> = (0..rng.next() % 4)
@@ -223,11 +255,132 @@ fn invalid_input_logs_nothing() {
     assert!(store.import_json(b"[{").is_err());
     assert_eq!(store.import_json(b"[]").unwrap(), 0);
     assert!(!store.remove(5).unwrap());
+    assert!(store.apply_batch(&[(1, "a")], &[1]).is_err());
+    assert!(store.apply_batch(&[(1, "a")], &[-1]).is_err());
+    assert_eq!(store.apply_batch::<&str>(&[], &[]).unwrap(), 0);
+    // Removes of absent users only: the batch changes nothing and logs nothing.
+    assert_eq!(store.apply_batch::<&str>(&[], &[5, 6]).unwrap(), 0);
     assert_eq!(store.log_stats().unwrap().appended, 0);
     assert_eq!(
         fs::metadata(log(dir.path(), 1)).unwrap().len(),
         HEADER as u64
     );
+}
+
+#[test]
+fn a_batch_is_one_record_replayed_on_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.put(1, b"Ada").unwrap();
+    store.put(2, b"Bob").unwrap();
+    let before = store.log_stats().unwrap();
+    let puts = [(3, "Cy"), (1, "Al"), (3, "Cyd")];
+    // 2 exists, 7 does not, 2 is listed twice: one removed id is logged.
+    assert_eq!(store.apply_batch(&puts, &[2, 7, 2]).unwrap(), 1);
+    let after = store.log_stats().unwrap();
+    // One record: 12 + type 1 + p 4 + 3 users (10 + name) + r 4 + one id 8.
+    let record = 12 + 1 + 4 + (12 + 12 + 13) + 4 + 8;
+    assert_eq!(after.appended - before.appended, record);
+    assert_eq!(
+        after.durable, after.appended,
+        "ALWAYS: synced before it returned"
+    );
+    assert!(after.syncs > before.syncs);
+    assert_eq!(after.log_bytes, HEADER as u64 + after.appended);
+    let exported = store.export_json();
+    assert_eq!(
+        exported,
+        br#"[{"id":1,"name":"Al"},{"id":3,"name":"Cyd"}]"#.to_vec()
+    );
+    drop(store);
+    let bytes = fs::read(log(dir.path(), 1)).unwrap();
+    assert_eq!(bytes.len() as u64, after.log_bytes);
+    let store = open(dir.path());
+    assert_eq!(store.export_json(), exported);
+    drop(store);
+    // Cut anywhere inside the batch record: the open cuts it and the batch is wholly gone.
+    let batch_at = bytes.len() - record as usize;
+    for cut in batch_at + 1..bytes.len() {
+        let copy = tempfile::tempdir().unwrap();
+        fs::write(log(copy.path(), 1), &bytes[..cut]).unwrap();
+        let store = open(copy.path());
+        assert_eq!(
+            store.export_json(),
+            br#"[{"id":1,"name":"Ada"},{"id":2,"name":"Bob"}]"#.to_vec(),
+            "cut at {cut}"
+        );
+        drop(store);
+        assert_eq!(
+            fs::metadata(log(copy.path(), 1)).unwrap().len(),
+            batch_at as u64
+        );
+    }
+}
+
+#[test]
+fn stats_count_checkpoints_and_the_log_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = DurableOptions {
+        sync: SyncMode::None,
+        checkpoint_log_bytes: 4096,
+    };
+    let store = Store::open_durable(dir.path(), options.clone()).unwrap();
+    let stats = store.log_stats().unwrap();
+    assert_eq!((stats.checkpoints, stats.log_bytes), (0, HEADER as u64));
+    store.put(1, b"Ada").unwrap();
+    assert_eq!(
+        store.log_stats().unwrap().log_bytes,
+        (HEADER + put_record_len("Ada")) as u64
+    );
+    store.checkpoint().unwrap();
+    let stats = store.log_stats().unwrap();
+    assert_eq!((stats.checkpoints, stats.log_bytes), (1, HEADER as u64));
+    // Automatic checkpoints count too: 4096 bytes of log take about 150 puts of this size.
+    for id in 0..400 {
+        store.put(id, b"a name of some length").unwrap();
+    }
+    let stats = store.log_stats().unwrap();
+    assert!(stats.checkpoints >= 3, "{stats:?}");
+    assert_eq!(stats.checkpoints + 1, stats.generation);
+    drop(store);
+    // Since open: a reopened store starts from 0.
+    let store = Store::open_durable(dir.path(), options).unwrap();
+    assert_eq!(store.log_stats().unwrap().checkpoints, 0);
+}
+
+#[test]
+fn a_batch_whose_record_would_pass_1_gib_is_refused_before_anything_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.put(1, b"Ada").unwrap();
+    let appended = store.log_stats().unwrap().appended;
+    // 256 four-byte code points: the longest name, 1024 bytes, shared by every put.
+    let name = "\u{1F600}".repeat(256);
+    let count = (1usize << 30) / (10 + name.len()) + 1;
+    let puts: Vec<(i64, &str)> = (0..count as i64)
+        .map(|id| (id + 2, name.as_str()))
+        .collect();
+    let payload = 9 + count as u64 * (10 + 1024);
+    assert_eq!(
+        store.apply_batch(&puts, &[1]),
+        Err(StoreError::BatchTooLarge(payload))
+    );
+    assert_eq!(
+        StoreError::BatchTooLarge(payload).to_string(),
+        format!(
+            "the batch is too large: its log record would take {payload} bytes, more than \
+             1073741824 (1 GiB)"
+        )
+    );
+    assert_eq!(store.len(), 1);
+    assert_eq!(store.log_stats().unwrap().appended, appended);
+    // The same on a memory-only store: a batch behaves alike on both.
+    let memory = Store::new();
+    assert_eq!(
+        memory.apply_batch(&puts, &[]),
+        Err(StoreError::BatchTooLarge(payload))
+    );
+    assert!(memory.is_empty());
 }
 
 /// A directory with a log of three puts; returns the log's bytes and where its records start.

@@ -32,6 +32,8 @@ enum Op {
     Import(Vec<(i64, String)>),
     ReplaceAll(Vec<(i64, String)>),
     GetMany(Vec<i64>),
+    Batch(Vec<(i64, String)>, Vec<i64>),
+    Scan(i64, usize),
 }
 
 fn id_strategy() -> impl Strategy<Value = i64> {
@@ -48,6 +50,9 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => users().prop_map(Op::Import),
         1 => users().prop_map(Op::ReplaceAll),
         2 => prop::collection::vec(id_strategy(), 0..40).prop_map(Op::GetMany),
+        2 => (users(), prop::collection::vec(id_strategy(), 0..20))
+            .prop_map(|(puts, removes)| Op::Batch(puts, removes)),
+        2 => (id_strategy(), 0usize..80).prop_map(|(from, limit)| Op::Scan(from, limit)),
     ]
 }
 
@@ -115,6 +120,30 @@ proptest! {
                         .map(|(i, id)| (i, model.get(&(*id as u64)).cloned()))
                         .collect();
                     prop_assert_eq!(got, expected);
+                }
+                Op::Batch(puts, removes) => {
+                    let result = store.apply_batch(&puts, &removes);
+                    if removes.iter().any(|r| puts.iter().any(|(p, _)| p == r)) {
+                        // An id both put and removed: refused, the model unchanged.
+                        prop_assert!(result.is_err());
+                    } else {
+                        for (id, name) in puts {
+                            model.insert(id as u64, name);
+                        }
+                        let mut removed = 0;
+                        for id in removes {
+                            removed += usize::from(model.remove(&(id as u64)).is_some());
+                        }
+                        prop_assert_eq!(result.unwrap(), removed);
+                    }
+                }
+                Op::Scan(from, limit) => {
+                    let expected: Vec<(u64, String)> = model
+                        .range(from as u64..)
+                        .take(limit)
+                        .map(|(&id, n)| (id, n.clone()))
+                        .collect();
+                    prop_assert_eq!(store.scan(from, limit).unwrap(), expected);
                 }
             }
         }

@@ -1,8 +1,8 @@
 //! Durable stores: a data directory with snapshots and a write-ahead log
 //! (`docs/DURABILITY.md`). [`Store::open_durable`] locks the directory, loads the newest
-//! snapshot and replays the logs after it; every later `put`, `remove` and `import_json` is
-//! applied and appended to the log under one writer lock, then waits for durability as its
-//! [`SyncMode`] says.
+//! snapshot and replays the logs after it; every later `put`, `remove`, `import_json` and
+//! `apply_batch` is applied and appended to the log under one writer lock, then waits for
+//! durability as its [`SyncMode`] says.
 //!
 //! # Locks, in the only order they are taken
 //! 1. `checkpoint`: serialises checkpoints (and `replace_all` on a durable store).
@@ -31,7 +31,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -114,6 +114,11 @@ pub struct LogStats {
     pub syncs: u64,
     /// The current log's generation.
     pub generation: u64,
+    /// The current log's size in bytes: its header, the records written and those still in the
+    /// buffer (what the automatic checkpoint compares with its threshold).
+    pub log_bytes: u64,
+    /// Checkpoints completed since open (manual, automatic, and those of `replace_all`).
+    pub checkpoints: u64,
 }
 
 /// A poisoned lock is recovered: every critical section below leaves its state consistent
@@ -266,6 +271,8 @@ struct Shared {
     synced_changed: Condvar,
     /// Set with `synced.failure`: the writers' check without taking `synced`.
     failed: AtomicBool,
+    /// Checkpoints completed since open.
+    checkpoints: AtomicU64,
     /// The directory lock, released by `close`.
     dir_lock: Mutex<Option<DirLock>>,
     /// Tells the background thread to stop.
@@ -520,7 +527,9 @@ impl Durable {
             .map_err(|e| failed_install(io_error(&snap, "cannot save", e)))?;
         drop(held);
         // 5. Delete generations up to N.
-        delete_below(&shared.dir, next)
+        delete_below(&shared.dir, next)?;
+        shared.checkpoints.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Flushes, syncs and closes the log, releases the directory lock and stops the background
@@ -577,6 +586,8 @@ impl Durable {
             durable,
             syncs,
             generation: w.generation,
+            log_bytes: w.log_len,
+            checkpoints: shared.checkpoints.load(Ordering::Relaxed),
         }
     }
 }
@@ -600,6 +611,10 @@ fn replayed<'a>(users: Vec<(u64, &'a str)>, entries: &[Entry<'a>]) -> Vec<(u64, 
             Entry::Remove(id) => changes.push((*id, None)),
             Entry::Import(batch) => {
                 changes.extend(batch.iter().map(|&(id, name)| (id, Some(name))))
+            }
+            Entry::Batch { puts, removes } => {
+                changes.extend(puts.iter().map(|&(id, name)| (id, Some(name))));
+                changes.extend(removes.iter().map(|&id| (id, None)));
             }
         }
     }
@@ -802,6 +817,7 @@ impl Store {
             synced: Mutex::new(Synced::default()),
             synced_changed: Condvar::new(),
             failed: AtomicBool::new(false),
+            checkpoints: AtomicU64::new(0),
             dir_lock: Mutex::new(Some(dir_lock)),
             stop: Mutex::new(false),
             stop_changed: Condvar::new(),
@@ -886,6 +902,27 @@ mod tests {
         );
         assert_eq!(replayed(users.clone(), &[]), users);
         assert_eq!(replayed(vec![], &entries[..1]), vec![(3, "c1")]);
+    }
+
+    #[test]
+    fn replay_applies_a_batch_puts_first_then_removes() {
+        let users = vec![(1, "a"), (2, "b"), (3, "c")];
+        let entries = vec![
+            Entry::Batch {
+                puts: vec![(4, "d"), (1, "a1"), (4, "d2")],
+                removes: vec![3, 2],
+            },
+            Entry::Put(2, "b2"),
+            Entry::Batch {
+                puts: vec![],
+                removes: vec![4],
+            },
+        ];
+        assert_eq!(
+            replayed(users.clone(), &entries),
+            vec![(1, "a1"), (2, "b2")]
+        );
+        assert_eq!(replayed(users, &entries[..1]), vec![(1, "a1"), (4, "d2")]);
     }
 
     #[test]

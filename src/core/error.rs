@@ -23,6 +23,20 @@ pub enum StoreError {
     #[error("invalid name: {0}")]
     InvalidName(String),
 
+    /// An `apply_batch` that breaks a rule of the batch as a whole (`docs/RULES.md`, "Batches,
+    /// pages and statistics"): an id both put and removed. Holds what is wrong, for example
+    /// `"id 5 is both put and removed"`. Becomes `InvalidUserException`.
+    #[error("invalid batch: {0}")]
+    InvalidBatch(String),
+
+    /// An `apply_batch` on a durable store whose log record would pass 1 GiB (`docs/DURABILITY.md`:
+    /// a batch is one record, so it is refused rather than split). Holds the payload bytes the
+    /// record would need. Becomes `IllegalArgumentException`.
+    #[error(
+        "the batch is too large: its log record would take {0} bytes, more than 1073741824 (1 GiB)"
+    )]
+    BatchTooLarge(u64),
+
     /// An `import_json` input that breaks the rules in `docs/RULES.md`.
     ///
     /// Displays as `record <index>: <reason>` when the problem concerns one record (the
@@ -168,6 +182,14 @@ mod tests {
         assert_eq!(message, "record 3: \"id\" must not be negative");
         let message = StoreError::json_at(None, "trailing comma at line 1 column 4").to_string();
         assert_eq!(message, "invalid JSON: trailing comma at line 1 column 4");
+    }
+
+    #[test]
+    fn batch_messages_say_what_is_wrong() {
+        let message = StoreError::InvalidBatch("id 5 is both put and removed".into()).to_string();
+        assert_eq!(message, "invalid batch: id 5 is both put and removed");
+        let message = StoreError::BatchTooLarge(1 << 31).to_string();
+        assert!(message.contains("2147483648 bytes"), "{message}");
     }
 
     #[test]

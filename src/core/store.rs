@@ -37,6 +37,7 @@
 //!   could panic, short of running out of memory, which aborts.
 
 use std::borrow::Borrow;
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::MutexGuard;
@@ -92,6 +93,21 @@ impl Default for Store {
             durable: None,
         }
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The largest batch record the tests on this thread let through (default [`wal::MAX_PAYLOAD`]),
+    /// so the refusal at the limit is tested without 1 GiB batches.
+    static BATCH_LIMIT: std::cell::Cell<u64> = const { std::cell::Cell::new(wal::MAX_PAYLOAD as u64) };
+}
+
+/// The largest payload of a batch record: [`wal::MAX_PAYLOAD`] (tests may lower it).
+fn batch_limit() -> u64 {
+    #[cfg(test)]
+    return BATCH_LIMIT.with(std::cell::Cell::get);
+    #[cfg(not(test))]
+    return wal::MAX_PAYLOAD as u64;
 }
 
 /// Stored name bytes as `&str`: they were valid UTF-8 when stored (only `&str`s are stored),
@@ -489,6 +505,250 @@ impl Store {
         drop(locks);
     }
 
+    /// Applies one batch, all or nothing (`docs/RULES.md`, "Batches, pages and statistics"):
+    /// inserts or replaces the users `puts` in order (a later user with the same id wins), then
+    /// removes the users `removes`. Returns how many distinct ids of `removes` existed. An empty
+    /// batch changes nothing.
+    ///
+    /// Everything is validated before any lock is taken. The batch is then applied with the
+    /// mutexes of the shards it touches held (taken in ascending order) and their windows open
+    /// for its whole duration, as `import_json` does for every shard, so readers see the store
+    /// before or after all of it. On a durable store it is one log record of type 4 (puts in
+    /// order, duplicates included; then the removed ids that existed, each once, in the order of
+    /// their first mention), and a batch that changes nothing logs nothing.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidId`] for the first negative id (puts first, then removes);
+    /// [`StoreError::InvalidName`] for the first invalid name; [`StoreError::InvalidBatch`] for an
+    /// id both put and removed; [`StoreError::BatchTooLarge`] if its log record would pass 1 GiB
+    /// ([`wal::MAX_PAYLOAD`]), checked on every store, durable or not, so that a batch behaves
+    /// the same on both. The store is then unchanged.
+    pub fn apply_batch<N: AsRef<[u8]>>(
+        &self,
+        puts: &[(i64, N)],
+        removes: &[i64],
+    ) -> Result<usize, StoreError> {
+        let mut users: Vec<(u64, &str, u64)> = Vec::with_capacity(puts.len());
+        for (id, name) in puts {
+            let id = check_id(*id)?;
+            let name = check_name(name.as_ref())?;
+            users.push((id, name, hash_id(id)));
+        }
+        let mut gone: Vec<(u64, u64)> = Vec::with_capacity(removes.len());
+        for &id in removes {
+            let id = check_id(id)?;
+            gone.push((id, hash_id(id)));
+        }
+        if !users.is_empty() && !gone.is_empty() {
+            let put_ids: HashSet<u64> = users.iter().map(|&(id, _, _)| id).collect();
+            if let Some(&(id, _)) = gone.iter().find(|(id, _)| put_ids.contains(id)) {
+                return Err(StoreError::InvalidBatch(format!(
+                    "id {id} is both put and removed"
+                )));
+            }
+        }
+        // Each removed id once, in the order of its first mention.
+        if gone.len() > 1 {
+            let mut seen = HashSet::with_capacity(gone.len());
+            gone.retain(|&(id, _)| seen.insert(id));
+        }
+        if users.is_empty() && gone.is_empty() {
+            return Ok(0);
+        }
+        // The record this batch would be, checked on every store (so a batch that works on a
+        // memory-only store works on a durable one): the puts alone first, before any lock.
+        let name_bytes: usize = users.iter().map(|(_, name, _)| name.len()).sum();
+        let least = wal::batch_payload_len(users.len(), name_bytes, 0);
+        if least > batch_limit() {
+            return Err(StoreError::BatchTooLarge(least));
+        }
+        // Then with the removed ids that exist, under the touched shards' mutexes.
+        let fits = |removed: &[u64]| {
+            let payload = wal::batch_payload_len(users.len(), name_bytes, removed.len());
+            if payload > batch_limit() {
+                Err(StoreError::BatchTooLarge(payload))
+            } else {
+                Ok(())
+            }
+        };
+        match &self.durable {
+            Some(durable) => durable
+                .write(self, |log| {
+                    self.apply_batch_locked(&users, &gone, |removed| {
+                        fits(removed)?;
+                        // A batch that changes nothing logs nothing.
+                        if !users.is_empty() || !removed.is_empty() {
+                            let puts = users.iter().map(|&(id, name, _)| (id, name));
+                            wal::encode_batch(log, puts, removed);
+                        }
+                        Ok(())
+                    })
+                })
+                .and_then(|applied| applied),
+            None => self.apply_batch_locked(&users, &gone, fits),
+        }
+    }
+
+    /// Applies the validated batch `users` (id, name, hash), then `gone` (id, hash; distinct, none
+    /// of them put), with the touched shards' mutexes held and windows open. `before(removed)`
+    /// runs first, under the mutexes, with the ids of `gone` that exist (in order): an error
+    /// from it leaves the store unchanged and is returned. Returns how many of `gone` existed.
+    fn apply_batch_locked(
+        &self,
+        users: &[(u64, &str, u64)],
+        gone: &[(u64, u64)],
+        before: impl FnOnce(&[u64]) -> Result<(), StoreError>,
+    ) -> Result<usize, StoreError> {
+        let mut touched = [false; SHARDS];
+        for &(_, _, hash) in users {
+            touched[shard_of(hash)] = true;
+        }
+        for &(_, hash) in gone {
+            touched[shard_of(hash)] = true;
+        }
+        let g = pin();
+        // The touched shards' mutexes, in ascending shard order (no deadlock with lock_all).
+        let mut locks: Vec<Option<MutexGuard<'_, Counts>>> = self
+            .shards
+            .iter()
+            .zip(touched)
+            .map(|(shard, t)| t.then(|| shard.lock()))
+            .collect();
+        let mut buf = NameBuf::default();
+        let removed: Vec<u64> = gone
+            .iter()
+            .filter(|&&(id, hash)| {
+                self.shards[shard_of(hash)]
+                    .read(&g, id, hash, &mut buf)
+                    .expect("a consistent table under the writer mutex")
+            })
+            .map(|&(id, _)| id)
+            .collect();
+        before(&removed)?;
+        let open = || self.shards.iter().zip(touched).filter(|&(_, t)| t);
+        for (shard, _) in open() {
+            shard.open();
+        }
+        // Make room for the users that are not there yet, so no shard grows more than once.
+        let mut new_per_shard = [0usize; SHARDS];
+        for &(id, _, hash) in users {
+            let s = shard_of(hash);
+            let known = self.shards[s]
+                .read(&g, id, hash, &mut buf)
+                .expect("a consistent table under the writer mutex");
+            if !known {
+                new_per_shard[s] += 1;
+            }
+        }
+        for ((shard, counts), &more) in self.shards.iter().zip(locks.iter_mut()).zip(&new_per_shard)
+        {
+            if let Some(counts) = counts {
+                shard.reserve(&g, counts, more);
+            }
+        }
+        let (mut added, mut dropped) = (0u64, 0u64);
+        for &(id, name, hash) in users {
+            let s = shard_of(hash);
+            let counts = locks[s].as_mut().expect("a touched shard is locked");
+            if self.shards[s].insert(&g, counts, id, hash, name) {
+                added += 1;
+            }
+        }
+        for &(id, hash) in gone {
+            let s = shard_of(hash);
+            let counts = locks[s].as_mut().expect("a touched shard is locked");
+            if self.shards[s].remove(&g, counts, id, hash) {
+                dropped += 1;
+            }
+        }
+        debug_assert_eq!(dropped, removed.len() as u64);
+        // One step for `len` (a wrapping add of a negative change is a subtraction).
+        self.len
+            .fetch_add(added.wrapping_sub(dropped), Ordering::AcqRel);
+        for (shard, _) in open() {
+            shard.close();
+        }
+        drop(locks);
+        Ok(removed.len())
+    }
+
+    /// The users with an id `>= from`, ascending, at most `limit` of them, as `(id, name)`: one
+    /// page of a walk through the store (pass the last id + 1 as the next `from`). See
+    /// [`Store::scan_utf8_with`].
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidId`] if `from` is negative.
+    pub fn scan(&self, from: i64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut page = Vec::new();
+        self.scan_utf8_with(from, limit, |id, name| {
+            page.push((id, utf8(name).to_owned()));
+        })?;
+        Ok(page)
+    }
+
+    /// Calls `f(id, name_utf8)` for the users with an id `>= from`, in ascending id order, at
+    /// most `limit` of them, on one consistent view of the store: every shard's writer mutex is
+    /// held meanwhile, as by [`Store::export_json`] (writers wait; readers do not). `limit` 0
+    /// calls nothing.
+    ///
+    /// Cost: one pass over every shard's slots (the tables are hashed, not ordered) keeping the
+    /// smallest candidates in a buffer of at most `2 * limit` entries (16 bytes each): when it
+    /// fills, a selection (`select_nth_unstable`, linear) keeps the `limit` smallest and ids
+    /// above the largest of those are skipped from then on; then the page is sorted. So
+    /// O(users + limit log limit) time and O(min(limit, users)) memory per page.
+    ///
+    /// `f` runs while the mutexes are held: it must not call methods of this store that write.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidId`] if `from` is negative; `f` is then never called.
+    pub fn scan_utf8_with(
+        &self,
+        from: i64,
+        limit: usize,
+        mut f: impl FnMut(u64, &[u8]),
+    ) -> Result<(), StoreError> {
+        let from = check_id(from)?;
+        if limit == 0 {
+            return Ok(());
+        }
+        let g = pin();
+        let locks = self.lock_all();
+        let total: usize = locks.iter().map(|c| c.len).sum();
+        let keep = limit.min(total);
+        if keep == 0 {
+            return Ok(());
+        }
+        let room = keep.saturating_mul(2).min(total);
+        // (id, slot, shard), as in for_each_sorted.
+        let mut page: Vec<(u64, u32, u8)> = Vec::with_capacity(room);
+        // Once `page` was cut to the `keep` smallest, only ids below the largest of them count.
+        let mut below = u64::MAX;
+        for (s, shard) in self.shards.iter().enumerate() {
+            shard.for_each_slot(&g, |pos, id| {
+                if id >= from && id < below {
+                    page.push((id, pos as u32, s as u8));
+                    if page.len() == room && room > keep {
+                        page.select_nth_unstable_by_key(keep - 1, |&(id, _, _)| id);
+                        page.truncate(keep);
+                        below = page[keep - 1].0;
+                    }
+                }
+            });
+        }
+        if page.len() > keep {
+            page.select_nth_unstable_by_key(keep - 1, |&(id, _, _)| id);
+            page.truncate(keep);
+        }
+        page.sort_unstable_by_key(|&(id, _, _)| id);
+        let mut buf = NameBuf::default();
+        for (id, pos, s) in page {
+            self.shards[usize::from(s)].name_at(&g, pos as usize, &mut buf);
+            f(id, buf.bytes());
+        }
+        drop(locks);
+        Ok(())
+    }
+
     /// Every user as a JSON array sorted by id: `[` users joined by `,` `]` (each as written by
     /// [`Store::write_json`]); an empty store gives `[]`.
     pub fn export_json(&self) -> Vec<u8> {
@@ -808,6 +1068,261 @@ mod tests {
             store.export_json(),
             br#"[{"id":1,"name":"a"},{"id":2,"name":"b"}]"#
         );
+    }
+
+    /// Every user, via `for_each_sorted`.
+    fn users(store: &Store) -> Vec<(u64, String)> {
+        let mut out = Vec::new();
+        store.for_each_sorted(|id, name| out.push((id, name.to_owned())));
+        out
+    }
+
+    fn owned(users: &[(u64, &str)]) -> Vec<(u64, String)> {
+        users.iter().map(|&(id, n)| (id, n.to_owned())).collect()
+    }
+
+    #[test]
+    fn a_batch_puts_in_order_then_removes() {
+        let store = Store::new();
+        for id in 1..=4 {
+            store.put(id, format!("u{id}").as_bytes()).unwrap();
+        }
+        let puts: [(i64, &[u8]); 4] = [(5, b"e"), (1, b"a1"), (5, b"e2"), (6, b"f")];
+        // 2 and 3 exist (2 listed twice counts once), 9 does not.
+        let removed = store.apply_batch(&puts, &[2, 9, 3, 2]).unwrap();
+        assert_eq!(removed, 2);
+        assert_eq!(
+            users(&store),
+            owned(&[(1, "a1"), (4, "u4"), (5, "e2"), (6, "f")])
+        );
+        assert_consistent(&store);
+        assert_eq!(store.find_by_name(b"e").unwrap(), Vec::<u64>::new());
+        assert_eq!(store.find_by_name(b"e2").unwrap(), vec![5]);
+        // Puts only, removes only, and an empty batch (a no-op).
+        assert_eq!(store.apply_batch(&[(7, "g")], &[]).unwrap(), 0);
+        assert_eq!(store.apply_batch::<&[u8]>(&[], &[7, 8]).unwrap(), 1);
+        assert_eq!(store.apply_batch::<&[u8]>(&[], &[]).unwrap(), 0);
+        assert_eq!(store.len(), 4);
+        assert_consistent(&store);
+    }
+
+    #[test]
+    fn an_invalid_batch_changes_nothing() {
+        let store = Store::new();
+        store.put(1, b"a").unwrap();
+        store.put(2, b"b").unwrap();
+        let before = users(&store);
+        let long = "x".repeat(257);
+        type Case<'a> = (Vec<(i64, &'a [u8])>, Vec<i64>, StoreError);
+        let cases: Vec<Case<'_>> = vec![
+            (
+                vec![(3, b"c"), (-4, b"d")],
+                vec![],
+                StoreError::InvalidId(-4),
+            ),
+            (vec![(3, b"c")], vec![1, -9], StoreError::InvalidId(-9)),
+            (
+                vec![(3, b"c"), (4, b"")],
+                vec![1],
+                StoreError::InvalidName("the name is empty".into()),
+            ),
+            (
+                vec![(3, long.as_bytes())],
+                vec![],
+                StoreError::InvalidName(
+                    "the name is too long: 257 code points (at most 256)".into(),
+                ),
+            ),
+            (
+                vec![(3, b"c"), (1, b"a2")],
+                vec![2, 1],
+                StoreError::InvalidBatch("id 1 is both put and removed".into()),
+            ),
+            (
+                vec![(5, b"c")],
+                vec![5],
+                StoreError::InvalidBatch("id 5 is both put and removed".into()),
+            ),
+        ];
+        for (puts, removes, err) in cases {
+            assert_eq!(store.apply_batch(&puts, &removes), Err(err));
+            assert_eq!(users(&store), before);
+        }
+        let bad_utf8: [(i64, &[u8]); 1] = [(3, &[0xff])];
+        assert!(matches!(
+            store.apply_batch(&bad_utf8, &[]),
+            Err(StoreError::InvalidName(_))
+        ));
+        assert_eq!(users(&store), before);
+        assert_consistent(&store);
+    }
+
+    /// Sets this thread's batch record limit for the life of the guard.
+    struct Limit;
+    impl Limit {
+        fn set(bytes: u64) -> Limit {
+            BATCH_LIMIT.with(|l| l.set(bytes));
+            Limit
+        }
+    }
+    impl Drop for Limit {
+        fn drop(&mut self) {
+            BATCH_LIMIT.with(|l| l.set(wal::MAX_PAYLOAD as u64));
+        }
+    }
+
+    #[test]
+    fn a_batch_over_the_record_limit_is_refused_before_anything_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let durable = Store::open_durable(
+            dir.path(),
+            crate::core::DurableOptions::new(crate::core::SyncMode::Always),
+        )
+        .unwrap();
+        let memory = Store::new();
+        for store in [&memory, &durable] {
+            store.put(1, b"a").unwrap();
+            store.put(2, b"b").unwrap();
+        }
+        let appended = durable.log_stats().unwrap().appended;
+        // Two puts of 1-byte names: 9 + 2 * 11 = 31 bytes; each removed id that exists adds 8.
+        let puts: [(i64, &[u8]); 2] = [(3, b"c"), (4, b"d")];
+        let _limit = Limit::set(39);
+        for store in [&memory, &durable] {
+            // The puts alone pass the limit.
+            let big: [(i64, &[u8]); 3] = [(3, b"c"), (4, b"d"), (5, b"e")];
+            assert_eq!(
+                store.apply_batch(&big, &[]),
+                Err(StoreError::BatchTooLarge(42))
+            );
+            // Two existing removed ids pass it (47 > 39), absent ones do not count.
+            assert_eq!(
+                store.apply_batch(&puts, &[1, 2, 77]),
+                Err(StoreError::BatchTooLarge(47))
+            );
+            assert_eq!(users(store), owned(&[(1, "a"), (2, "b")]));
+            assert_consistent(store);
+        }
+        assert_eq!(durable.log_stats().unwrap().appended, appended);
+        for store in [&memory, &durable] {
+            // Exactly at the limit: one existing removed id, and 77 that does not exist.
+            assert_eq!(store.apply_batch(&puts, &[1, 77]), Ok(1));
+            assert_eq!(users(store), owned(&[(2, "b"), (3, "c"), (4, "d")]));
+        }
+        assert_eq!(durable.log_stats().unwrap().appended, appended + 12 + 39);
+    }
+
+    #[test]
+    fn readers_never_see_half_a_batch() {
+        // Two states of N users named "A": ids 0..N, or ids N..2N. Each batch moves from one to
+        // the other (puts of the other half, removes of this one), across many shards.
+        const N: i64 = 256;
+        let store = Arc::new(Store::new());
+        let low: Vec<(i64, &[u8])> = (0..N).map(|id| (id, &b"A"[..])).collect();
+        let high: Vec<(i64, &[u8])> = (N..2 * N).map(|id| (id, &b"A"[..])).collect();
+        let low_ids: Vec<i64> = (0..N).collect();
+        let high_ids: Vec<i64> = (N..2 * N).collect();
+        store.apply_batch(&low, &[]).unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|r| {
+                let store = Arc::clone(&store);
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let one_half = |ids: &[u64]| {
+                        assert_eq!(ids.len(), N as usize, "a reader saw part of a batch");
+                        let start = ids[0];
+                        assert!(start == 0 || start == N as u64);
+                        assert!(ids
+                            .iter()
+                            .enumerate()
+                            .all(|(i, &id)| id == start + i as u64));
+                    };
+                    let mut checks = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        assert_eq!(store.len(), N as u64);
+                        one_half(&store.find_by_name(b"A").unwrap());
+                        if r == 0 {
+                            let page = store.scan(0, usize::MAX).unwrap();
+                            one_half(&page.iter().map(|&(id, _)| id).collect::<Vec<_>>());
+                            let json = store.export_json();
+                            let count = json.iter().filter(|&&c| c == b'{').count();
+                            assert_eq!(count, N as usize);
+                        }
+                        checks += 1;
+                    }
+                    checks
+                })
+            })
+            .collect();
+        for _ in 0..300 {
+            assert_eq!(store.apply_batch(&high, &low_ids).unwrap(), N as usize);
+            assert_eq!(store.apply_batch(&low, &high_ids).unwrap(), N as usize);
+        }
+        stop.store(true, Ordering::Relaxed);
+        for reader in readers {
+            assert!(reader.join().unwrap() > 0);
+        }
+        assert_consistent(&store);
+    }
+
+    /// The model's answer: ids >= from, ascending, at most limit.
+    fn model_page(all: &[(u64, String)], from: u64, limit: usize) -> Vec<(u64, String)> {
+        all.iter()
+            .filter(|(id, _)| *id >= from)
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn scan_pages_match_the_sorted_content() {
+        let store = Store::new();
+        assert_eq!(store.scan(0, 10).unwrap(), vec![]);
+        // Pseudo-random ids spread over the whole range, and 0 and i64::MAX.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut ids = vec![0i64, i64::MAX];
+        for _ in 0..5000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ids.push((x >> 1) as i64 % 1_000_000);
+        }
+        for &id in &ids {
+            store.put(id, format!("n{id}").as_bytes()).unwrap();
+        }
+        let all = users(&store);
+        for from in [0u64, 1, 17, 500_000, 999_999, i64::MAX as u64] {
+            for limit in [0usize, 1, 2, 3, 10, 333, 1000, 4999, 10_000, usize::MAX] {
+                let page = store.scan(from as i64, limit).unwrap();
+                assert_eq!(
+                    page,
+                    model_page(&all, from, limit),
+                    "from {from} limit {limit}"
+                );
+            }
+        }
+        // A walk in pages of 7 gives every user once, in order.
+        let mut walked = Vec::new();
+        let mut from = 0i64;
+        loop {
+            let page = store.scan(from, 7).unwrap();
+            walked.extend(page.iter().cloned());
+            match page.last() {
+                Some(&(last, _)) if page.len() == 7 && last < i64::MAX as u64 => {
+                    from = last as i64 + 1
+                }
+                _ => break,
+            }
+        }
+        assert_eq!(walked, all);
+        assert_eq!(store.scan(-1, 5), Err(StoreError::InvalidId(-1)));
+        let mut called = false;
+        assert_eq!(
+            store.scan_utf8_with(-3, 5, |_, _| called = true),
+            Err(StoreError::InvalidId(-3))
+        );
+        assert!(!called);
     }
 
     #[test]

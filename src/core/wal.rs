@@ -1,10 +1,11 @@
 //! The write-ahead log's file format (`docs/DURABILITY.md`, "The log file", version 1): the
-//! 28-byte header, the records (length, its check, CRC-32, payload) and the scan that reads a
-//! whole log back with the torn-tail rules.
+//! 28-byte header, the records (length, its check, CRC-32, payload; types 1 put, 2 remove,
+//! 3 import, 4 batch) and the scan that reads a whole log back with the torn-tail rules.
 //!
 //! This module only encodes and decodes bytes; [`durable`](crate::core::durable) owns the files,
 //! the buffer, the group commit and the directory.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use crate::core::error::StoreError;
@@ -30,6 +31,7 @@ pub const MAX_PAYLOAD: usize = 1 << 30;
 const PUT: u8 = 1;
 const REMOVE: u8 = 2;
 const IMPORT: u8 = 3;
+const BATCH: u8 = 4;
 
 /// A user inside a record: id and name length.
 const USER_FIXED_LEN: usize = 8 + 2;
@@ -127,6 +129,35 @@ fn encode_import_limited<'a>(
     }
 }
 
+/// The payload bytes of a batch record of puts whose names take `name_bytes` in all (`puts`
+/// users) and `removes` removed ids: type, put count, users, remove count, ids.
+pub fn batch_payload_len(puts: usize, name_bytes: usize, removes: usize) -> u64 {
+    1 + 4 + (puts as u64) * USER_FIXED_LEN as u64 + name_bytes as u64 + 4 + 8 * removes as u64
+}
+
+/// Appends one batch record (`docs/DURABILITY.md`, type 4): the valid users `puts` in order
+/// (duplicates included), then the ids `removes`. The caller checked that `puts` and `removes`
+/// are not both empty, that no id is in both, and that the payload
+/// ([`batch_payload_len`]) is at most [`MAX_PAYLOAD`].
+pub fn encode_batch<'a>(
+    buf: &mut Vec<u8>,
+    puts: impl ExactSizeIterator<Item = (u64, &'a str)>,
+    removes: &[u64],
+) {
+    let at = begin(buf);
+    buf.push(BATCH);
+    // Both counts fit in a u32: the payload is at most 1 GiB and each entry takes 8 bytes or more.
+    buf.extend_from_slice(&(puts.len() as u32).to_le_bytes());
+    for (id, name) in puts {
+        push_user(buf, id, name);
+    }
+    buf.extend_from_slice(&(removes.len() as u32).to_le_bytes());
+    for id in removes {
+        buf.extend_from_slice(&id.to_le_bytes());
+    }
+    end(buf, at);
+}
+
 /// One decoded record, borrowing its names from the log's bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry<'a> {
@@ -136,6 +167,13 @@ pub enum Entry<'a> {
     Remove(u64),
     /// The users of an import, in order.
     Import(Vec<(u64, &'a str)>),
+    /// A batch: its users put in order, then its ids removed.
+    Batch {
+        /// The users put, in order (an id may repeat: the later wins).
+        puts: Vec<(u64, &'a str)>,
+        /// The ids removed (none of them put in this batch).
+        removes: Vec<u64>,
+    },
 }
 
 /// How a log's scan ended.
@@ -277,8 +315,61 @@ fn decode(payload: &[u8]) -> Result<Entry<'_>, String> {
             exact(pos)?;
             Ok(Entry::Import(users))
         }
+        BATCH => decode_batch(payload),
         other => Err(format!("unknown record type {other}")),
     }
+}
+
+/// Decodes a batch payload (type byte included): put count, users, remove count, ids; at least
+/// one of them, no id both put and removed, and exactly as long as its content.
+fn decode_batch(payload: &[u8]) -> Result<Entry<'_>, String> {
+    let count_at = |pos: usize| {
+        if payload.len() - pos < 4 {
+            Err("payload too short".to_owned())
+        } else {
+            Ok(u32_at(payload, pos) as usize)
+        }
+    };
+    let p = count_at(1)?;
+    // Each user takes at least 11 bytes: bound the allocation by the payload.
+    if p > (payload.len() - 5) / (USER_FIXED_LEN + 1) {
+        return Err(format!("{p} users cannot fit in the payload"));
+    }
+    let mut puts = Vec::with_capacity(p);
+    let mut pos = 5;
+    for _ in 0..p {
+        let (user, next) = user_at(payload, pos)?;
+        puts.push(user);
+        pos = next;
+    }
+    let r = count_at(pos)?;
+    pos += 4;
+    // A u64 sum: 8 * r cannot overflow it, whatever the stored count.
+    let needed = pos as u64 + 8 * r as u64;
+    if needed != payload.len() as u64 {
+        return Err(format!(
+            "payload of {} bytes, its content takes {needed} ({p} users, {r} removed ids)",
+            payload.len()
+        ));
+    }
+    if p + r == 0 {
+        return Err("a batch of 0 puts and 0 removes".to_owned());
+    }
+    let mut removes = Vec::with_capacity(r);
+    for k in 0..r {
+        let id = u64_at(payload, pos + 8 * k);
+        if id > i64::MAX as u64 {
+            return Err(format!("id {id} is above {}", i64::MAX));
+        }
+        removes.push(id);
+    }
+    if !puts.is_empty() && !removes.is_empty() {
+        let put_ids: HashSet<u64> = puts.iter().map(|&(id, _)| id).collect();
+        if let Some(id) = removes.iter().find(|id| put_ids.contains(id)) {
+            return Err(format!("id {id} is both put and removed"));
+        }
+    }
+    Ok(Entry::Batch { puts, removes })
 }
 
 /// Scans the whole log `bytes` of generation `generation` (read from `path`), calling `f` for
@@ -480,6 +571,141 @@ mod tests {
         assert!(bad(&[3, 0, 0, 0, 0]).contains("0 users"));
         assert!(bad(&[1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, b'a', b'b']).contains("payload of 13"));
         assert!(bad(&[1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0xff]).contains("UTF-8"));
+    }
+
+    #[test]
+    fn a_batch_record_is_the_documented_bytes_and_round_trips() {
+        let mut buf = Vec::new();
+        let puts = [(3u64, "Cy"), (5, "Eve"), (3, "C2")];
+        encode_batch(&mut buf, puts.iter().copied(), &[2, 1]);
+        // type 4, p = 3, three users, r = 2, two ids (docs/DURABILITY.md).
+        let mut payload = vec![4, 3, 0, 0, 0];
+        for (id, name) in puts {
+            payload.extend_from_slice(&id.to_le_bytes());
+            payload.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            payload.extend_from_slice(name.as_bytes());
+        }
+        payload.extend_from_slice(&[2, 0, 0, 0]);
+        payload.extend_from_slice(&2u64.to_le_bytes());
+        payload.extend_from_slice(&1u64.to_le_bytes());
+        assert_eq!(payload.len() as u64, batch_payload_len(3, 7, 2));
+        assert_eq!(&buf[RECORD_HEADER_LEN..], &payload[..]);
+        assert_eq!(u32_at(&buf, 0) as usize, payload.len());
+        assert_eq!(u32_at(&buf, 4), !(payload.len() as u32));
+        assert_eq!(u32_at(&buf, 8), crc32fast::hash(&payload));
+        let bytes = log(|b| {
+            b.extend_from_slice(&buf);
+            encode_batch(b, std::iter::empty(), &[9]);
+            encode_batch(b, [(7, "G")].into_iter(), &[]);
+        });
+        let (got, _) = entries(&bytes, false).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Entry::Batch {
+                    puts: puts.to_vec(),
+                    removes: vec![2, 1]
+                },
+                Entry::Batch {
+                    puts: vec![],
+                    removes: vec![9]
+                },
+                Entry::Batch {
+                    puts: vec![(7, "G")],
+                    removes: vec![]
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_torn_batch_record_is_cut_only_in_the_newest_log() {
+        let bytes = log(|b| {
+            encode_put(b, 1, "Ada");
+            encode_batch(b, [(2, "Bob"), (3, "Cy")].into_iter(), &[1]);
+        });
+        let first_end = HEADER_LEN + RECORD_HEADER_LEN + 14;
+        for cut in first_end + 1..bytes.len() {
+            let (got, scanned) = entries(&bytes[..cut], true).unwrap();
+            assert_eq!(got, vec![Entry::Put(1, "Ada")], "cut at {cut}");
+            assert_eq!(
+                scanned,
+                Scanned {
+                    valid_len: first_end,
+                    torn: true
+                }
+            );
+            assert!(entries(&bytes[..cut], false).is_err());
+        }
+        // A flipped byte in the last record is a torn tail too; before another record, damage.
+        let mut flipped = bytes.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert_eq!(entries(&flipped, true).unwrap().1.valid_len, first_end);
+        let mut more = flipped.clone();
+        encode_remove(&mut more, 2);
+        let err = entries(&more, true).unwrap_err().to_string();
+        assert!(
+            err.ends_with(&format!("offset {first_end} (checksum mismatch)")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn damaged_batch_records_are_refused() {
+        let bad = |payload: &[u8]| {
+            let bytes = log(|b| {
+                let at = begin(b);
+                b.extend_from_slice(payload);
+                end(b, at);
+            });
+            entries(&bytes, true).unwrap_err().to_string()
+        };
+        let user = |id: u64, name: &str| {
+            let mut out = id.to_le_bytes().to_vec();
+            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out
+        };
+        let batch = |p: u32, users: &[Vec<u8>], r: u32, ids: &[u64]| {
+            let mut out = vec![4];
+            out.extend_from_slice(&p.to_le_bytes());
+            for u in users {
+                out.extend_from_slice(u);
+            }
+            out.extend_from_slice(&r.to_le_bytes());
+            for id in ids {
+                out.extend_from_slice(&id.to_le_bytes());
+            }
+            out
+        };
+        let ada = vec![user(1, "Ada")];
+        // p + r == 0.
+        let err = bad(&batch(0, &[], 0, &[]));
+        assert!(
+            err.ends_with("offset 28 (a batch of 0 puts and 0 removes)"),
+            "{err}"
+        );
+        // An id both put and removed.
+        let err = bad(&batch(1, &ada, 2, &[7, 1]));
+        assert!(err.ends_with("(id 1 is both put and removed)"), "{err}");
+        // Bad lengths: a byte more, a byte less, counts that say more or less than there is.
+        let mut longer = batch(1, &ada, 1, &[2]);
+        longer.push(0);
+        assert!(bad(&longer).contains("payload of 31 bytes, its content takes 30"));
+        let good = batch(1, &ada, 1, &[2]);
+        assert!(bad(&good[..good.len() - 1]).contains("payload of 29 bytes, its content takes 30"));
+        assert!(bad(&batch(1, &ada, 2, &[2])).contains("its content takes 38"));
+        assert!(bad(&batch(1, &ada, 0, &[2])).contains("its content takes 22"));
+        assert!(bad(&batch(2, &ada, 0, &[])).contains("cannot fit"));
+        assert!(bad(&batch(u32::MAX, &ada, 0, &[])).contains("cannot fit"));
+        assert!(bad(&batch(0, &[], u32::MAX, &[2])).contains("its content takes"));
+        // Cut inside the counts.
+        assert!(bad(&[4, 1, 0]).contains("payload too short"));
+        assert!(bad(&batch(1, &ada, 0, &[])[..20]).contains("payload too short"));
+        // The users' and ids' own rules.
+        assert!(bad(&batch(1, &[user(1, "")], 0, &[])).contains("name length 0"));
+        assert!(bad(&batch(0, &[], 1, &[1 << 63])).contains("above"));
+        assert!(bad(&batch(1, &[user(1 << 63, "a")], 0, &[])).contains("above"));
     }
 
     #[test]

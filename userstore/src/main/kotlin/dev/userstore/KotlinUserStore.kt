@@ -285,6 +285,18 @@ class KotlinUserStore private constructor(
     }
 
     /** Same as [get]: the map lookup never blocks, so no dispatcher switch is needed. */
+    override fun scan(
+        fromId: Long,
+        limit: Int,
+    ): List<User> = TODO("issue 20 item 6: scan")
+
+    override fun applyBatch(
+        puts: Collection<User>,
+        removeIds: LongArray,
+    ): Int = TODO("issue 20 item 6: applyBatch")
+
+    override fun stats(): StoreStats = TODO("issue 20 item 6: stats")
+
     override suspend fun getUser(id: Long): User? = get(id)
 
     /**

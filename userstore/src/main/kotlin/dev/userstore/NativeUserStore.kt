@@ -5,6 +5,7 @@ import dev.userstore.internal.binding.NativeAbi
 import dev.userstore.internal.binding.NativeBinding
 import dev.userstore.internal.binding.NativeCalls
 import dev.userstore.internal.binding.NativeLoader
+import dev.userstore.internal.binding.NativeWire
 import java.io.IOException
 import java.lang.ref.Cleaner
 import java.lang.ref.Reference
@@ -98,6 +99,44 @@ class NativeUserStore private constructor(
 
     /** `{appended, durable, syncs, generation}` of the log (docs/DURABILITY.md), or null if not durable (tests). */
     internal fun logStats(): LongArray? = call { calls.logStats(handle) }
+
+    /**
+     * One page, read in Rust with every shard's writer mutex held (one consistent view, as [exportJson]): the
+     * `limit` smallest ids >= [fromId] are selected in one pass over the tables, then sorted.
+     */
+    override fun scan(
+        fromId: Long,
+        limit: Int,
+    ): List<User> {
+        if (closed) throw StoreClosedException()
+        require(limit >= 0) { "limit must not be negative, not $limit" }
+        return NativeWire.decodePage(call { calls.scan(handle, fromId, limit) })
+    }
+
+    /**
+     * One native call: the names are encoded here (an unpaired surrogate is an [InvalidUserException] before
+     * anything is sent), every other rule is checked by the Rust core before it changes anything; it holds the
+     * touched shards' writer mutexes for the whole batch, so readers see all of it or none.
+     */
+    override fun applyBatch(
+        puts: Collection<User>,
+        removeIds: LongArray,
+    ): Int {
+        if (closed) throw StoreClosedException()
+        val wire = NativeWire.encodePuts(puts)
+        return call { calls.applyBatch(handle, wire, removeIds) }
+    }
+
+    override fun stats(): StoreStats {
+        val values = call { calls.stats(handle) }
+        return StoreStats(
+            users = values[0],
+            bytes = values[1],
+            durable = values[2] != 0L,
+            logBytes = values[3],
+            checkpoints = values[4],
+        )
+    }
 
     override suspend fun getUser(id: Long): User? = get(id)
 

@@ -92,13 +92,19 @@ class DurableCrossTest {
         }
     }
 
-    /** put(1,"Ada"), put(2,"Bob"), remove(1), importJson([3 Cy, 2 Bo]), remove(99) (absent: not logged). */
+    /**
+     * put(1,"Ada"), put(2,"Bob"), remove(1), importJson([3 Cy, 2 Bo]), remove(99) (absent: not logged),
+     * applyBatch([4 Di, 5 Eve, 4 Dee], [3, 98, 2, 3]) (one record: the removed ids that existed, each once, in the
+     * order of their first mention: 3, 2), removeAll([98]) (changes nothing: not logged).
+     */
     private fun goldenWrites(s: UserStore) {
         s.put(User(1, "Ada"))
         s.put(User(2, "Bob"))
         s.remove(1)
         s.importJson("""[{"id":3,"name":"Cy"},{"id":2,"name":"Bo"}]""".toByteArray())
         s.remove(99)
+        assertEquals(2, s.applyBatch(listOf(User(4, "Di"), User(5, "Eve"), User(4, "Dee")), longArrayOf(3, 98, 2, 3)))
+        assertEquals(0, s.removeAll(longArrayOf(98)))
     }
 
     @Test
@@ -155,6 +161,16 @@ class DurableCrossTest {
             putInt(2)
             user(3, "Cy")
             user(2, "Bo")
+        }
+        record {
+            put(4)
+            putInt(3)
+            user(4, "Di")
+            user(5, "Eve")
+            user(4, "Dee")
+            putInt(2)
+            putLong(3)
+            putLong(2)
         }
         return out.array().copyOf(out.position())
     }

@@ -108,6 +108,22 @@ public final class FfmCalls implements NativeCalls {
         private Durable() {}
     }
 
+    /**
+     * The production API's entries (issue 20: batches, pages, statistics), plain downcalls (a batch waits for locks
+     * and the log, a page holds every shard's lock), looked up when first used like {@link Durable}.
+     */
+    private static final class Api {
+        static final MethodHandle APPLY_BATCH = plain(
+                "userstore_apply_batch",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG));
+        static final MethodHandle SCAN = plain(
+                "userstore_scan", FunctionDescriptor.of(ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS));
+        static final MethodHandle STATS =
+                plain("userstore_stats", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS));
+
+        private Api() {}
+    }
+
     /** getMany's length words, read in native order straight from the entries array. */
     private static final VarHandle INT_AT =
             MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.nativeOrder());
@@ -425,6 +441,64 @@ public final class FfmCalls implements NativeCalls {
             throw rethrow(t);
         }
         return check(result) == 1 ? stats : null;
+    }
+
+    @Override
+    public int applyBatch(long handle, byte[] puts, long[] removes) {
+        long removed;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment wire = arena.allocateFrom(JAVA_BYTE, puts);
+            MemorySegment ids = arena.allocateFrom(JAVA_LONG, removes);
+            removed = (long) Api.APPLY_BATCH.invokeExact(handle, wire, (long) puts.length, ids, (long) removes.length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (removed < 0) {
+            throw rethrow(error(removed));
+        }
+        return (int) removed;
+    }
+
+    @Override
+    public byte[] scan(long handle, long fromId, int limit) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment length = arena.allocate(JAVA_LONG);
+            MemorySegment page = (MemorySegment) Api.SCAN.invokeExact(handle, fromId, limit, length);
+            long n = length.get(JAVA_LONG, 0);
+            if (n < 0) {
+                throw rethrow(error(n));
+            }
+            if (n == 0) {
+                return new byte[0];
+            }
+            try {
+                if (n > Integer.MAX_VALUE - 8) {
+                    throw new NativeStoreException("result of " + n + " bytes is too large for a Java array");
+                }
+                return page.reinterpret(n).toArray(JAVA_BYTE);
+            } finally {
+                FREE_BYTES.invokeExact(page, n);
+            }
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    @Override
+    public long[] stats(long handle) {
+        int result;
+        long[] stats = new long[NativeAbi.STATS_FIELDS];
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(JAVA_LONG, NativeAbi.STATS_FIELDS);
+            result = (int) Api.STATS.invokeExact(handle, out);
+            if (result == 0) {
+                MemorySegment.copy(out, JAVA_LONG, 0, stats, 0, NativeAbi.STATS_FIELDS);
+            }
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        check(result);
+        return stats;
     }
 
     @Override

@@ -94,6 +94,20 @@ internal object JniCalls : NativeCalls {
         return if (NativeBridge.logStats0(handle, out)) out else null
     }
 
+    override fun applyBatch(
+        handle: Long,
+        puts: ByteArray,
+        removes: LongArray,
+    ): Int = NativeBridge.applyBatch0(handle, puts, removes)
+
+    override fun scan(
+        handle: Long,
+        fromId: Long,
+        limit: Int,
+    ): ByteArray = NativeBridge.scan0(handle, fromId, limit)
+
+    override fun stats(handle: Long): LongArray = LongArray(NativeAbi.STATS_FIELDS).also { NativeBridge.stats0(handle, it) }
+
     override fun hasTestHooks(): Boolean = NativeBridge.hasTestHooks0()
 
     override fun panicForTest(message: ByteArray) = NativeBridge.panicForTest0(message)

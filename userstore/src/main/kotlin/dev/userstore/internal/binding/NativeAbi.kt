@@ -36,6 +36,9 @@ internal object NativeAbi {
     const val ERR_LOCKED = -10
     const val ERR_LOG_IO = -11
 
+    /** An input too large to take (a batch whose log record would pass 1 GiB): [IllegalArgumentException]. */
+    const val ERR_TOO_LARGE = -12
+
     /** Set in a name's length word when its bytes are Latin-1 (one byte per char) rather than UTF-8. */
     const val LATIN1 = 1 shl 20
 
@@ -48,6 +51,9 @@ internal object NativeAbi {
 
     /** The longs `logStats` writes: bytes appended, bytes durable, syncs, generation. */
     const val LOG_STATS_FIELDS = 4
+
+    /** The longs `stats` writes: users, table bytes, durable (1 or 0), log bytes, checkpoints. */
+    const val STATS_FIELDS = 5
 
     /**
      * The exception of error [code] with [message]: bad input is an [IllegalArgumentException] subclass,
@@ -69,6 +75,7 @@ internal object NativeAbi {
             ERR_IO -> IOException(message)
             ERR_LOCKED -> StoreLockedException(message)
             ERR_LOG_IO -> DurabilityException(message)
+            ERR_TOO_LARGE -> IllegalArgumentException(message)
             else -> NativeStoreException(message)
         }
 

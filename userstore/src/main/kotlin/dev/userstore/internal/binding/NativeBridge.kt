@@ -120,6 +120,29 @@ internal object NativeBridge {
         out: LongArray,
     ): Boolean
 
+    /**
+     * One batch, all or nothing: [puts] encoded by `NativeWire.encodePuts` (id, name length, UTF-8 name per
+     * user), then the ids [removes]; returns how many distinct removed ids existed (see `src/jni.rs`).
+     */
+    @JvmStatic external fun applyBatch0(
+        handle: Long,
+        puts: ByteArray,
+        removes: LongArray,
+    ): Int
+
+    /** At most [limit] (>= 0) users with an id >= [fromId], ascending, encoded as `NativeWire.decodePage` reads them. */
+    @JvmStatic external fun scan0(
+        handle: Long,
+        fromId: Long,
+        limit: Int,
+    ): ByteArray
+
+    /** Writes users, table bytes, durable (1 or 0), log bytes, checkpoints into [out] (`NativeAbi.STATS_FIELDS` longs). */
+    @JvmStatic external fun stats0(
+        handle: Long,
+        out: LongArray,
+    )
+
     /** Returns [value] and does nothing else: the cost of one call through the read path's wrapper (JMH's floor). */
     @JvmStatic external fun noop0(value: Long): Long
 

@@ -94,6 +94,26 @@ internal interface NativeCalls {
     /** `{appended, durable, syncs, generation}`, or null if the store is not durable. */
     fun logStats(handle: Long): LongArray?
 
+    /**
+     * One batch, all or nothing: [puts] as `NativeWire.encodePuts` encodes them, then [removes]; how many
+     * distinct removed ids existed.
+     */
+    fun applyBatch(
+        handle: Long,
+        puts: ByteArray,
+        removes: LongArray,
+    ): Int
+
+    /** A page of at most [limit] (>= 0) users with an id >= [fromId], encoded as `NativeWire.decodePage` reads it. */
+    fun scan(
+        handle: Long,
+        fromId: Long,
+        limit: Int,
+    ): ByteArray
+
+    /** `{users, tableBytes, durable (1/0), logBytes, checkpoints}` (`NativeAbi.STATS_FIELDS` longs). */
+    fun stats(handle: Long): LongArray
+
     /** Whether the loaded library has the test-only entries. */
     fun hasTestHooks(): Boolean
 

@@ -58,6 +58,7 @@ class NativeAbiTest {
                 NativeAbi.ERR_INTERNAL to NativeStoreException::class.java,
                 NativeAbi.ERR_LOCKED to StoreLockedException::class.java,
                 NativeAbi.ERR_LOG_IO to DurabilityException::class.java,
+                NativeAbi.ERR_TOO_LARGE to IllegalArgumentException::class.java,
             )
         val codes = rustConstants().filterKeys { it.startsWith("ERR_") }.values.toSet()
         assertEquals<Set<Int>>(codes, expected.keys, "a code without an expected exception here, or the reverse")
