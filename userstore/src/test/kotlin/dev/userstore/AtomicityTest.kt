@@ -106,7 +106,7 @@ class AtomicityTest {
                     var last = -1
                     for ((i, user) in users.withIndex()) {
                         val g = generation(user ?: fail("id $i missing"))
-                        if (g < last) fail("getMany went back from gen-$last to gen-$g at id $i: part of an import")
+                        if (g < last) fail("getMany went back from gen-$last to gen-$g at id $i: part of a write")
                         last = g
                     }
                 },
@@ -115,7 +115,7 @@ class AtomicityTest {
                     var last = -1
                     for (id in ids) {
                         val g = generation(store.get(id) ?: fail("id $id missing"))
-                        if (g < last) fail("get of id $id saw gen-$g after gen-$last: part of an import")
+                        if (g < last) fail("get of id $id saw gen-$g after gen-$last: part of a write")
                         last = g
                     }
                     val found = store.findByName("gen-$last").size
@@ -127,7 +127,7 @@ class AtomicityTest {
                     val json = String(store.exportJson(), Charsets.UTF_8)
                     val generations = GEN.findAll(json).map { it.groupValues[1] }.toList()
                     if (generations.size != IDS || generations.toSet().size != 1) {
-                        fail("exportJson holds ${generations.toSet().sorted()} (${generations.size} names): part of an import")
+                        fail("exportJson holds ${generations.toSet().sorted()} (${generations.size} names): part of a write")
                     }
                     val users = USER.findAll(json).count()
                     if ((users - base) % net != 0) fail("exportJson holds $users users, not whole generations")
