@@ -582,10 +582,10 @@ class KotlinUserStore private constructor(
          * [stats]: the heap of one user besides its name's characters (64-bit HotSpot, compressed references):
          * the users map's node (32), boxed key (16) and table slot (about 8: 4 bytes per slot, the table at most
          * 3/4 full and doubled when it grows), the [User] (24), its [String] (24) and the string's array header (16);
-         * the name index's skip-list node (24), its boxed key (16) and index levels (one 24-byte index per four
-         * nodes on average: 6).
+         * the name index's skip-list node (24), its boxed key (16) and index levels (`ConcurrentSkipListMap` gives a
+         * quarter of its nodes indexes, two 24-byte ones on average: 12).
          */
-        private const val PER_USER_BYTES = 32L + 16 + 8 + 24 + 24 + 16 + 24 + 16 + 6
+        private const val PER_USER_BYTES = 32L + 16 + 8 + 24 + 24 + 16 + 24 + 16 + 12
 
         /**
          * [stats]: the heap of one distinct name in the index: the map's node (32) and table slot (8), the
