@@ -335,7 +335,8 @@ class KotlinUserStore private constructor(
      * One atomic write (see [UserStore.applyBatch]): validated whole before anything changes, then applied holding
      * `gate` exclusively and `view` exclusively, as [importJson] applies its records, so readers see none or all of
      * it. A durable store logs it as one batch record (docs/DURABILITY.md, type 4) under the same locks, holding
-     * its puts and the removed ids that existed (each once); its size is checked before anything changes.
+     * its puts and the removed ids that existed (each once). On every store, durable or not, a batch whose record
+     * would pass 1 GiB is refused ([IllegalArgumentException]) before anything changes.
      */
     override fun applyBatch(
         puts: Collection<User>,
@@ -358,12 +359,18 @@ class KotlinUserStore private constructor(
         }
         // An empty batch changes nothing and logs nothing.
         if (putList.isEmpty() && removes.isEmpty()) return finish(0)
-        val wal = wal ?: return exclusive { applyVisible { applyBatchLocked(putList, removes).size } }
-        // The puts alone must fit a record (checked before the names are encoded); the removes are counted under the
-        // gate, where it is known which ids exist.
+        // The record this batch would be must fit, on every store (a batch that works on a memory-only store works on
+        // a durable one, as in the native store): the puts alone first, before any lock (and before the names are
+        // encoded); then, if the removes could make it too large, with the removed ids that exist, under the gate.
         var nameBytes = 0L
         for (user in putList) nameBytes += Snapshot.utf8Length(user.name)
         checkBatchPayload(WalFormat.batchPayload(putList.size, nameBytes, 0))
+        val mayNotFit = WalFormat.batchPayload(putList.size, nameBytes, removes.size) > WalFormat.MAX_PAYLOAD
+        val wal =
+            wal ?: return exclusive {
+                if (mayNotFit) checkBatchPayload(WalFormat.batchPayload(putList.size, nameBytes, distinctExisting(removes)))
+                applyVisible { applyBatchLocked(putList, removes).size }
+            }
         val names = putList.map { it.name.toByteArray(Charsets.UTF_8) }
         var removedCount = 0
         val ticket =
@@ -372,8 +379,7 @@ class KotlinUserStore private constructor(
                 try {
                     wal.checkWritable()
                     // No id is both put and removed, so the puts do not change which of the removes exist.
-                    val existing = distinctExisting(removes)
-                    checkBatchPayload(WalFormat.batchPayload(putList.size, nameBytes, existing))
+                    if (mayNotFit) checkBatchPayload(WalFormat.batchPayload(putList.size, nameBytes, distinctExisting(removes)))
                     val removed = applyVisible { applyBatchLocked(putList, removes) }
                     removedCount = removed.size
                     // Puts are always logged; removes only when they removed something.
