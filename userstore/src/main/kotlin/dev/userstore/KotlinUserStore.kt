@@ -38,9 +38,9 @@ import java.util.concurrent.locks.StampedLock
  *   no read-modify-write: the hot read path stays a [ConcurrentHashMap] lookup between the same two volatile
  *   loads it had before imports were atomic (`StampedLock.tryOptimisticRead`/`validate` alone would add two loads
  *   to those of the closed flag; `readState` carries the closed flag too, which is why it is written here).
- * So a reader sees an import or a batch before or after, never part of it; [exportJson], [scan] and [save] copy a state the store
- * really had between two writes (readers go on meanwhile: they do not take `gate`). Both locks park, never pin a
- * virtual thread, and neither is held while a caller's code runs.
+ * So a reader sees an import or a batch before or after, never part of it; [exportJson], [scan] and [save] copy a
+ * state the store really had between two writes (readers go on meanwhile: they do not take `gate`). Both locks
+ * park, never pin a virtual thread, and neither is held while a caller's code runs.
  *
  * Closing: [close] takes `gate` exclusively, sets a volatile flag and empties both maps, so no write is half done
  * when it empties them, and a write that takes `gate` after it throws [StoreClosedException]. It also sets the
@@ -459,6 +459,7 @@ class KotlinUserStore private constructor(
         )
     }
 
+    /** Same as [get]: the map lookup never blocks, so no dispatcher switch is needed. */
     override suspend fun getUser(id: Long): User? = get(id)
 
     /**
