@@ -8,6 +8,7 @@ import dev.userstore.internal.engine.WalFormat
 import java.io.IOException
 import java.lang.invoke.VarHandle
 import java.nio.file.Path
+import java.util.PriorityQueue
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.ConcurrentSkipListSet
 import java.util.concurrent.locks.StampedLock
@@ -24,11 +25,12 @@ import java.util.concurrent.locks.StampedLock
  *
  * Two store-wide [StampedLock]s make the whole-store operations atomic, the Kotlin counterpart of the Rust core's
  * shard mutexes and seqlock windows (src/core/store.rs):
- * - `gate` orders the writers. A write of one id ([put], [remove]) holds it shared; [importJson], [exportJson],
- *   [save] and [close] hold it exclusively, so they never run while a write of one id is half done, and those
- *   writes wait while they run.
+ * - `gate` orders the writers. A write of one id ([put], [remove]) holds it shared; [importJson], [applyBatch],
+ *   [exportJson], [scan], [save] and [close] hold it exclusively, so they never run while a write of one id is
+ *   half done, and those writes wait while they run.
  * - `view` guards the readers against imports, with `readState`, a seqlock word beside it. Only [importJson]
- *   takes `view`, exclusively, while it applies its records, and marks `readState` odd meanwhile (+4 in all).
+ *   and [applyBatch] take `view`, exclusively, while they apply their changes, and mark `readState` odd
+ *   meanwhile (+4 in all).
  *   Every read ([get], [getMany], [getJson], [findByName], [size]) is optimistic: it loads `readState` (one
  *   volatile load), looks up the maps, fences (an acquire fence, free on x86) and loads `readState` again. Equal,
  *   and neither importing nor closed: done. Otherwise it reads again holding `view` shared, so it waits for the
@@ -36,9 +38,9 @@ import java.util.concurrent.locks.StampedLock
  *   no read-modify-write: the hot read path stays a [ConcurrentHashMap] lookup between the same two volatile
  *   loads it had before imports were atomic (`StampedLock.tryOptimisticRead`/`validate` alone would add two loads
  *   to those of the closed flag; `readState` carries the closed flag too, which is why it is written here).
- * So a reader sees an import before or after, never part of it; [exportJson] and [save] copy a state the store
- * really had between two writes (readers go on meanwhile: they do not take `gate`). Both locks park, never pin a
- * virtual thread, and neither is held while a caller's code runs.
+ * So a reader sees an import or a batch before or after, never part of it; [exportJson], [scan] and [save] copy a
+ * state the store really had between two writes (readers go on meanwhile: they do not take `gate`). Both locks
+ * park, never pin a virtual thread, and neither is held while a caller's code runs.
  *
  * Closing: [close] takes `gate` exclusively, sets a volatile flag and empties both maps, so no write is half done
  * when it empties them, and a write that takes `gate` after it throws [StoreClosedException]. It also sets the
@@ -216,13 +218,21 @@ class KotlinUserStore private constructor(
      * reader sees some of them and not the others. The one place a batch of writes becomes visible.
      */
     private fun applyAll(records: List<User>) {
+        applyVisible { for (user in records) store(user) }
+    }
+
+    /**
+     * Under `gate` held exclusively: runs [changes] (several writes: an import's records, a batch) while holding
+     * `view` exclusively with `readState` odd, so that no reader sees some of them and not the others.
+     */
+    private inline fun <T> applyVisible(changes: () -> T): T {
         val stamp = view.writeLock()
         try {
             readState += IMPORTING
-            // The odd word is visible before any of the records (CHM's writes are volatile too; this says it).
+            // The odd word is visible before any of the changes (CHM's writes are volatile too; this says it).
             VarHandle.releaseFence()
             try {
-                for (user in records) store(user)
+                return changes()
             } finally {
                 // Odd to even, and 4 more than before the import: every read that overlapped it reads again.
                 readState += 3
@@ -284,19 +294,172 @@ class KotlinUserStore private constructor(
         return wal?.stats()
     }
 
-    /** Same as [get]: the map lookup never blocks, so no dispatcher switch is needed. */
+    /**
+     * One page (see [UserStore.scan]): holding `gate` exclusively, as [exportJson] does, so the page is one state of
+     * the store (writers wait, readers do not), one pass over the map keeps the [limit] smallest ids >= [fromId]
+     * in a bounded max-heap (O(size × log limit), memory O(limit)), which is then sorted.
+     */
     override fun scan(
         fromId: Long,
         limit: Int,
-    ): List<User> = TODO("issue 20 item 6: scan")
+    ): List<User> {
+        checkOpen()
+        checkId(fromId)
+        require(limit >= 0) { "limit must not be negative, not $limit" }
+        if (limit == 0) return finish(emptyList())
+        val page = exclusive { smallestFrom(fromId, limit) }
+        page.sortBy { it.id }
+        return page
+    }
 
+    /** The users with an id >= [fromId], at most [limit] of them (the smallest ids), in no order. */
+    private fun smallestFrom(
+        fromId: Long,
+        limit: Int,
+    ): ArrayList<User> {
+        // A max-heap on id: its head is the largest id kept, the first to go when a smaller one comes.
+        val heap = PriorityQueue<User>(minOf(limit, maxOf(users.size, 1)), BY_ID_DESCENDING)
+        for (user in users.values) {
+            if (user.id < fromId) continue
+            if (heap.size < limit) {
+                heap.add(user)
+            } else if (user.id < heap.peek().id) {
+                heap.poll()
+                heap.add(user)
+            }
+        }
+        return ArrayList(heap)
+    }
+
+    /**
+     * One atomic write (see [UserStore.applyBatch]): validated whole before anything changes, then applied holding
+     * `gate` exclusively and `view` exclusively, as [importJson] applies its records, so readers see none or all of
+     * it. A durable store logs it as one batch record (docs/DURABILITY.md, type 4) under the same locks, holding
+     * its puts and the removed ids that existed (each once). On every store, durable or not, a batch whose record
+     * would pass 1 GiB is refused ([IllegalArgumentException]) before anything changes.
+     */
     override fun applyBatch(
         puts: Collection<User>,
         removeIds: LongArray,
-    ): Int = TODO("issue 20 item 6: applyBatch")
+    ): Int {
+        checkOpen()
+        // Copies: the caller's collection and array may change while this runs; the copies are what is checked.
+        val putList = puts.toList()
+        val removes = removeIds.copyOf()
+        for (user in putList) {
+            checkId(user.id)
+            checkName(user.name)
+        }
+        for (id in removes) checkId(id)
+        if (putList.isNotEmpty() && removes.isNotEmpty()) {
+            val putIds = putList.mapTo(HashSet(putList.size * 2)) { it.id }
+            for (id in removes) {
+                if (id in putIds) throw InvalidUserException("invalid batch: id $id is both put and removed")
+            }
+        }
+        // An empty batch changes nothing and logs nothing.
+        if (putList.isEmpty() && removes.isEmpty()) return finish(0)
+        // The record this batch would be must fit, on every store (a batch that works on a memory-only store works on
+        // a durable one, as in the native store): the puts alone first, before any lock (and before the names are
+        // encoded); then, if the removes could make it too large, with the removed ids that exist, under the gate.
+        var nameBytes = 0L
+        for (user in putList) nameBytes += Snapshot.utf8Length(user.name)
+        checkBatchPayload(WalFormat.batchPayload(putList.size, nameBytes, 0))
+        val mayNotFit = WalFormat.batchPayload(putList.size, nameBytes, removes.size) > WalFormat.MAX_PAYLOAD
+        val wal =
+            wal ?: return exclusive {
+                if (mayNotFit) checkBatchPayload(WalFormat.batchPayload(putList.size, nameBytes, distinctExisting(removes)))
+                applyVisible { applyBatchLocked(putList, removes).size }
+            }
+        val names = putList.map { it.name.toByteArray(Charsets.UTF_8) }
+        var removedCount = 0
+        val ticket =
+            exclusive {
+                wal.lock.lock()
+                try {
+                    wal.checkWritable()
+                    // No id is both put and removed, so the puts do not change which of the removes exist.
+                    if (mayNotFit) checkBatchPayload(WalFormat.batchPayload(putList.size, nameBytes, distinctExisting(removes)))
+                    val removed = applyVisible { applyBatchLocked(putList, removes) }
+                    removedCount = removed.size
+                    // Puts are always logged; removes only when they removed something.
+                    if (putList.isEmpty() && removed.isEmpty()) {
+                        -1L
+                    } else {
+                        wal.appendRecords(listOf(WalFormat.batchRecord(putList, names, removed)))
+                    }
+                } finally {
+                    wal.lock.unlock()
+                }
+            }
+        if (ticket >= 0) wal.commit(ticket)
+        return removedCount
+    }
 
-    override fun stats(): StoreStats = TODO("issue 20 item 6: stats")
+    /** How many distinct ids of [ids] are in the store. Under `gate` held exclusively. */
+    private fun distinctExisting(ids: LongArray): Int {
+        val seen = HashSet<Long>()
+        var n = 0
+        for (id in ids) if (users.containsKey(id) && seen.add(id)) n++
+        return n
+    }
 
+    /** Refuses a batch whose record's payload would pass 1 GiB (docs/DURABILITY.md). */
+    private fun checkBatchPayload(payload: Long) {
+        require(payload <= WalFormat.MAX_PAYLOAD) {
+            "the batch is too large: its log record would take $payload bytes, more than ${WalFormat.MAX_PAYLOAD} (1 GiB); " +
+                "split it"
+        }
+    }
+
+    /**
+     * Stores [puts] in order, then removes [removes] (all valid; under `gate` held exclusively, inside
+     * [applyVisible]); returns the ids that were removed, in order, each once.
+     */
+    private fun applyBatchLocked(
+        puts: List<User>,
+        removes: LongArray,
+    ): LongArray {
+        for (user in puts) store(user)
+        val removed = LongArray(removes.size)
+        var n = 0
+        // An id listed twice is removed by its first occurrence; the second finds nothing.
+        for (id in removes) if (removeUser(id)) removed[n++] = id
+        return removed.copyOf(n)
+    }
+
+    /**
+     * The user count, an estimate of the heap the store's data takes, and for a durable store its current log's size
+     * (header and every record appended to it, buffered ones included) and the checkpoints completed since open.
+     *
+     * `bytes` is an estimate, computed in one pass over the users (O(size); it holds no lock, so under concurrent
+     * writes it is the size of no exact state): per user, the map's entry, boxed key and table slot, the [User]
+     * object, its name [String] and the string's array (1 byte per char when every char is below U+0100, else 2,
+     * rounded up to 8 bytes), and the name index's skip-list entry with its boxed key and index levels; per distinct
+     * name, the index map's entry and its skip-list set. Object sizes are those of a 64-bit HotSpot JVM with
+     * compressed references and 8-byte alignment (the default below a 32 GiB heap); the [User] objects handed out
+     * to callers are the stored ones, so nothing is counted twice. It is an estimate of the data, not a measure of
+     * the heap: it does not see what the collector keeps alive or frees later.
+     */
+    override fun stats(): StoreStats {
+        checkOpen()
+        val count = size
+        var bytes = 0L
+        for (user in users.values) bytes += PER_USER_BYTES + stringBytes(user.name)
+        bytes += idsByName.mappingCount() * PER_NAME_BYTES
+        val wal = wal
+        return finish(
+            StoreStats(
+                users = count,
+                bytes = bytes,
+                durable = wal != null,
+                logBytes = wal?.logBytes() ?: 0L,
+                checkpoints = wal?.checkpoints() ?: 0L,
+            ),
+        )
+    }
+
+    /** Same as [get]: the map lookup never blocks, so no dispatcher switch is needed. */
     override suspend fun getUser(id: Long): User? = get(id)
 
     /**
@@ -419,6 +582,36 @@ class KotlinUserStore private constructor(
 
         /** In `readState`: the store is closed. */
         private const val CLOSED = 2L
+
+        private val BY_ID_DESCENDING = Comparator<User> { a, b -> b.id.compareTo(a.id) }
+
+        /**
+         * [stats]: the heap of one user besides its name's characters (64-bit HotSpot, compressed references):
+         * the users map's node (32), boxed key (16) and table slot (about 8: 4 bytes per slot, the table at most
+         * 3/4 full and doubled when it grows), the [User] (24), its [String] (24) and the string's array header (16);
+         * the name index's skip-list node (24), its boxed key (16) and index levels (`ConcurrentSkipListMap` gives a
+         * quarter of its nodes indexes, two 24-byte ones on average: 12).
+         */
+        private const val PER_USER_BYTES = 32L + 16 + 8 + 24 + 24 + 16 + 24 + 16 + 12
+
+        /**
+         * [stats]: the heap of one distinct name in the index: the map's node (32) and table slot (8), the
+         * `ConcurrentSkipListSet` (16), its `ConcurrentSkipListMap` (48) with its head node and index (24 + 32).
+         */
+        private const val PER_NAME_BYTES = 32L + 8 + 16 + 48 + 24 + 32
+
+        /** The bytes of [name]'s character array, rounded up to 8: Latin-1 when it can be, else UTF-16. */
+        private fun stringBytes(name: String): Long {
+            var latin1 = true
+            for (c in name) {
+                if (c.code > 0xFF) {
+                    latin1 = false
+                    break
+                }
+            }
+            val raw = if (latin1) name.length.toLong() else 2L * name.length
+            return (raw + 7) and 7L.inv()
+        }
 
         /**
          * A new store holding the users of the snapshot at [path] (docs/SNAPSHOT.md), written by either

@@ -16,9 +16,11 @@ import kotlin.test.assertTrue
 import kotlin.test.fail
 
 /**
- * docs/RULES.md, "Concurrency": a reader never sees part of an `importJson`, in either store (every binding this
- * JVM has, memory-only and durable). One writer imports generation after generation: each import renames every
- * user of a fixed set of [IDS] ids to `gen-<k>` and adds [GROWTH] new users, so the size moves by whole imports.
+ * docs/RULES.md, "Concurrency": a reader never sees part of an `importJson`, a `putAll` or an `applyBatch`, in either
+ * store (every binding this JVM has, memory-only and durable). One writer writes generation after generation, each
+ * as one call ([Write]): each renames every user of a fixed set of [IDS] ids to `gen-<k>` and adds [GROWTH] new
+ * users (an `applyBatch` also removes [SHRINK] of the users the generation before added), so the size moves by
+ * whole generations.
  * Readers meanwhile check that
  * - `getMany` never goes back a generation along its ids (it may not be one snapshot in the native store, where a
  *   later import may land between two ids, but it never sees an import in part: an id read after another never
@@ -28,9 +30,18 @@ import kotlin.test.fail
  * - `findByName("gen-<k>")` finds all of the set or none of it;
  * - `size` is always the size after a whole number of imports.
  * Applying an import record by record (as the Kotlin store did) fails every one of these within the first
- * generations.
+ * generations; so does applying a batch without holding the readers off (checked by hand on the Kotlin store).
  */
 class AtomicityTest {
+    /** How one generation is written, as one call; the size grows by [net] per generation. */
+    enum class Write(
+        val net: Int,
+    ) {
+        IMPORT_JSON(GROWTH),
+        PUT_ALL(GROWTH),
+        APPLY_BATCH(GROWTH - SHRINK),
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("stores")
     @Timeout(60)
@@ -38,11 +49,36 @@ class AtomicityTest {
         factory: (Path) -> UserStore,
         @TempDir dir: Path,
     ) {
-        factory(dir).use { store -> hammer(store) }
+        factory(dir).use { store -> hammer(store, Write.IMPORT_JSON) }
     }
 
-    private fun hammer(store: UserStore) {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("stores")
+    @Timeout(60)
+    fun `readers see every putAll whole`(
+        factory: (Path) -> UserStore,
+        @TempDir dir: Path,
+    ) {
+        factory(dir).use { store -> hammer(store, Write.PUT_ALL) }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("stores")
+    @Timeout(60)
+    fun `readers see every applyBatch whole, its puts and its removes`(
+        factory: (Path) -> UserStore,
+        @TempDir dir: Path,
+    ) {
+        factory(dir).use { store -> hammer(store, Write.APPLY_BATCH) }
+    }
+
+    private fun hammer(
+        store: UserStore,
+        write: Write,
+    ) {
         store.importJson(batch(0))
+        val base = IDS + GROWTH
+        val net = write.net
         val stop = AtomicBoolean(false)
         val failure = AtomicReference<Throwable>()
         val checks = AtomicLong()
@@ -70,7 +106,7 @@ class AtomicityTest {
                     var last = -1
                     for ((i, user) in users.withIndex()) {
                         val g = generation(user ?: fail("id $i missing"))
-                        if (g < last) fail("getMany went back from gen-$last to gen-$g at id $i: part of an import")
+                        if (g < last) fail("getMany went back from gen-$last to gen-$g at id $i: part of a write")
                         last = g
                     }
                 },
@@ -79,38 +115,60 @@ class AtomicityTest {
                     var last = -1
                     for (id in ids) {
                         val g = generation(store.get(id) ?: fail("id $id missing"))
-                        if (g < last) fail("get of id $id saw gen-$g after gen-$last: part of an import")
+                        if (g < last) fail("get of id $id saw gen-$g after gen-$last: part of a write")
                         last = g
                     }
                     val found = store.findByName("gen-$last").size
                     if (found != 0 && found != IDS) fail("findByName(gen-$last) found $found of $IDS users")
                     val size = store.size
-                    if ((size - IDS) % GROWTH != 0L) fail("size $size is not the size after whole imports")
+                    if ((size - base) % net != 0L) fail("size $size is not the size after whole generations")
                 },
                 reader {
                     val json = String(store.exportJson(), Charsets.UTF_8)
                     val generations = GEN.findAll(json).map { it.groupValues[1] }.toList()
                     if (generations.size != IDS || generations.toSet().size != 1) {
-                        fail("exportJson holds ${generations.toSet().sorted()} (${generations.size} names): part of an import")
+                        fail("exportJson holds ${generations.toSet().sorted()} (${generations.size} names): part of a write")
                     }
                     val users = USER.findAll(json).count()
-                    if ((users - IDS) % GROWTH != 0) fail("exportJson holds $users users, not whole imports")
+                    if ((users - base) % net != 0) fail("exportJson holds $users users, not whole generations")
                 },
             )
         readers.forEach { it.start() }
         assertTrue(started.await(10, TimeUnit.SECONDS))
         var generation = 1
-        val deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RUN_MILLIS)
-        while (!stop.get() && System.nanoTime() < deadline) {
-            store.importJson(batch(generation))
+        val start = System.nanoTime()
+
+        // RUN_MILLIS at least, longer (up to MAX_RUN_MILLIS) until the readers made MIN_CHECKS checks: a writer that
+        // holds the locks most of the time (a batch is validated in no time) leaves the readers few chances.
+        fun goOn(): Boolean {
+            val millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)
+            return millis < RUN_MILLIS || (checks.get() < MIN_CHECKS && millis < MAX_RUN_MILLIS)
+        }
+        while (!stop.get() && goOn()) {
+            when (write) {
+                Write.IMPORT_JSON -> {
+                    store.importJson(batch(generation))
+                }
+
+                Write.PUT_ALL -> {
+                    store.putAll(users(generation))
+                }
+
+                Write.APPLY_BATCH -> {
+                    val removed = LongArray(SHRINK) { firstNew(generation - 1) + it }
+                    assertEquals(SHRINK, store.applyBatch(users(generation), removed))
+                }
+            }
             generation++
+            // The locks are not fair: let the readers in between two generations.
+            Thread.yield()
         }
         stop.set(true)
         readers.forEach { it.join(10_000) }
-        failure.get()?.let { throw AssertionError("after ${generation - 1} imports, ${checks.get()} checks", it) }
-        assertEquals(IDS + (generation - 1).toLong() * GROWTH, store.size)
+        failure.get()?.let { throw AssertionError("after ${generation - 1} generations, ${checks.get()} checks", it) }
+        assertEquals(base + (generation - 1).toLong() * net, store.size)
         assertTrue(generation > 5, "too few imports ($generation) to prove anything")
-        assertTrue(checks.get() > 100, "too few checks (${checks.get()}) to prove anything")
+        assertTrue(checks.get() >= MIN_CHECKS, "too few checks (${checks.get()}) to prove anything")
     }
 
     private fun generation(user: User): Int {
@@ -118,30 +176,26 @@ class AtomicityTest {
         return match.groupValues[1].toInt()
     }
 
-    /** Generation [k]: ids 0 until [IDS] named `gen-k`, then [GROWTH] new ids (none for generation 0). */
-    private fun batch(k: Int): ByteArray {
-        val sb = StringBuilder("[")
-        for (id in 0 until IDS) {
-            if (id > 0) sb.append(',')
-            sb
-                .append("{\"id\":")
-                .append(id)
-                .append(",\"name\":\"gen-")
-                .append(k)
-                .append("\"}")
-        }
-        if (k > 0) {
-            val first = IDS + (k - 1).toLong() * GROWTH
-            for (id in first until first + GROWTH) sb.append(",{\"id\":").append(id).append(",\"name\":\"new\"}")
-        }
-        return sb.append(']').toString().toByteArray(Charsets.UTF_8)
-    }
+    /** The first of the [GROWTH] new ids of generation [k]. */
+    private fun firstNew(k: Int): Long = IDS + k.toLong() * GROWTH
+
+    /** Generation [k]: ids 0 until [IDS] named `gen-k`, then [GROWTH] new ids named `new`. */
+    private fun users(k: Int): List<User> = List(IDS) { User(it.toLong(), "gen-$k") } + List(GROWTH) { User(firstNew(k) + it, "new") }
+
+    /** [users] of generation [k] as an import. */
+    private fun batch(k: Int): ByteArray =
+        users(k)
+            .joinToString(",", "[", "]") { "{\"id\":${it.id},\"name\":\"${it.name}\"}" }
+            .toByteArray(Charsets.UTF_8)
 
     companion object {
         private const val IDS = 2_000
         private const val GROWTH = 7
+        private const val SHRINK = 3
         private const val READERS = 3
         private const val RUN_MILLIS = 1_500L
+        private const val MAX_RUN_MILLIS = 20_000L
+        private const val MIN_CHECKS = 100L
         private val GEN = Regex("\"gen-(\\d+)\"")
         private val USER = Regex("\\{\"id\":")
 

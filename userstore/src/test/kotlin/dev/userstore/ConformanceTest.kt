@@ -629,6 +629,259 @@ abstract class ConformanceSuite {
             }
             for ((id, name) in contents) assertEquals(User(id, name), s.get(id))
         }
+    // ---- scan, exportJson(out), putAll / removeAll / applyBatch, stats (docs/RULES.md "Batches, pages and statistics") ----
+
+    @Test
+    fun `scan gives the users from fromId on, ascending, at most limit`() =
+        withStore { s ->
+            val ids = listOf(50L, 3L, 0L, 17L, 1000L, Long.MAX_VALUE, 4L, 18L)
+            for (id in ids) s.put(User(id, "n$id"))
+            assertEquals(ids.sorted().map { User(it, "n$it") }, s.scan(0, 100))
+            assertEquals(ids.sorted().map { User(it, "n$it") }, s.scan(0, Int.MAX_VALUE))
+            assertEquals(listOf(0L, 3L, 4L), s.scan(0, 3).map { it.id })
+            assertEquals(listOf(17L, 18L), s.scan(5, 2).map { it.id })
+            assertEquals(listOf(17L, 18L, 50L), s.scan(17, 3).map { it.id })
+            assertEquals(listOf(1000L, Long.MAX_VALUE), s.scan(51, 10).map { it.id })
+            assertEquals(listOf(User(Long.MAX_VALUE, "n${Long.MAX_VALUE}")), s.scan(Long.MAX_VALUE, 1))
+            assertEquals(listOf(User(Long.MAX_VALUE, "n${Long.MAX_VALUE}")), s.scan(1001, 10))
+            assertEquals(emptyList(), s.scan(0, 0))
+            assertEquals(emptyList(), s.scan(Long.MAX_VALUE, 0))
+            assertTrue(s.remove(Long.MAX_VALUE))
+            assertEquals(emptyList(), s.scan(Long.MAX_VALUE, 1))
+            assertEquals(emptyList(), s.scan(1001, Int.MAX_VALUE))
+            newStore().use { empty -> assertEquals(emptyList(), empty.scan(0, 10)) }
+        }
+
+    @Test
+    fun `scan pages walk the whole store in order, each id once`() =
+        withStore { s ->
+            val random = Random(7)
+            val model = sortedMapOf<Long, String>()
+            repeat(3_000) {
+                val id = if (it % 500 == 0) Long.MAX_VALUE - it else random.nextLong(0, 1_000_000)
+                val name = "u${random.nextInt(100)}$EMOJI"
+                s.put(User(id, name))
+                model[id] = name
+            }
+            val expected = model.map { User(it.key, it.value) }
+            for (pageSize in listOf(1, 7, 1000, 2_999, model.size, model.size + 1)) {
+                val walked = ArrayList<User>()
+                var from = 0L
+                var pages = 0
+                while (true) {
+                    val page = s.scan(from, pageSize)
+                    pages++
+                    assertTrue(page.size <= pageSize, "page of ${page.size} > $pageSize")
+                    walked.addAll(page)
+                    if (page.size < pageSize || page.last().id == Long.MAX_VALUE) break
+                    from = page.last().id + 1
+                }
+                assertEquals(expected, walked, "pages of $pageSize")
+                assertTrue(pages <= model.size / pageSize + 2, "$pages pages of $pageSize")
+            }
+        }
+
+    @Test
+    fun `scan refuses a negative fromId or limit, naming it, store unchanged`() =
+        withStore { s ->
+            s.put(User(1, "one"))
+            for (id in negativeIds()) {
+                val e = assertFailsWith<InvalidUserException> { s.scan(id, 10) }
+                assertTrue(e.message.orEmpty().contains(id.toString()), "names $id: ${e.message}")
+                assertFailsWith<InvalidUserException> { s.scan(id, 0) }
+            }
+            for (limit in listOf(-1, Int.MIN_VALUE)) {
+                val e = assertFailsWith<IllegalArgumentException> { s.scan(0, limit) }
+                assertFalse(e is InvalidUserException, "a bad limit is not a bad user: $e")
+                assertTrue(e.message.orEmpty().contains(limit.toString()), "names $limit: ${e.message}")
+            }
+            assertEquals(listOf(User(1, "one")), s.scan(0, 10))
+        }
+
+    @Test
+    fun `exportJson to a stream writes the bytes of exportJson, and neither flushes nor closes it`() {
+        // Empty, small, exactly one 65,536-user page, and three pages (with Long.MAX_VALUE on the last).
+        for (n in listOf(0, 1, 5, 65_536, 140_000)) {
+            withStore { s ->
+                if (n > 0) {
+                    val json =
+                        (0 until n).joinToString(",", "[", "]") {
+                            val id = if (it == n - 1 && n > 5) Long.MAX_VALUE else it * 3L
+                            expectedUserJson(id, if (it % 2 == 0) "user $it" else "\"é\"\n$EMOJI")
+                        }
+                    assertEquals(n, s.importJson(json.encodeToByteArray()))
+                }
+                val out = StrictOutput()
+                s.exportJson(out)
+                val expected = s.exportJson()
+                assertEquals(expected.size, out.size(), "$n users: length")
+                assertContentEquals(expected, out.toByteArray(), "$n users")
+                assertFalse(out.flushedOrClosed, "$n users: the stream was flushed or closed")
+            }
+        }
+    }
+
+    /** A stream that records a flush or close (the export must do neither). */
+    private class StrictOutput : java.io.ByteArrayOutputStream() {
+        var flushedOrClosed = false
+
+        override fun flush() {
+            flushedOrClosed = true
+        }
+
+        override fun close() {
+            flushedOrClosed = true
+        }
+    }
+
+    @Test
+    fun `putAll applies every user in order, the later one of an id winning`() =
+        withStore { s ->
+            s.put(User(1, "old"))
+            s.put(User(2, "stays"))
+            s.putAll(listOf(User(1, "new"), User(3, "x"), User(3, "y"), User(0, "zero"), User(Long.MAX_VALUE, "max"), User(3, "z")))
+            assertEquals(5L, s.size)
+            assertJson(
+                """[{"id":0,"name":"zero"},{"id":1,"name":"new"},{"id":2,"name":"stays"},{"id":3,"name":"z"},""" +
+                    """{"id":9223372036854775807,"name":"max"}]""",
+                s.exportJson(),
+            )
+            assertEquals(emptyList(), s.findByName("old"))
+            assertEquals(emptyList(), s.findByName("x"))
+            assertEquals(emptyList(), s.findByName("y"))
+            assertEquals(listOf(User(3, "z")), s.findByName("z"))
+            // Special names go through a batch as through put.
+            val names = specialNames().map { it.payload }
+            s.putAll(names.mapIndexed { i, name -> User(100L + i, name) })
+            for ((i, name) in names.withIndex()) {
+                assertEquals(User(100L + i, name), s.get(100L + i))
+                assertJson(expectedUserJson(100L + i, name), s.getJson(100L + i))
+            }
+            // A set and a sequence-backed collection are iterated in their own order.
+            s.putAll(linkedSetOf(User(7, "a"), User(7, "b")))
+            assertEquals(User(7, "b"), s.get(7))
+        }
+
+    @Test
+    fun `removeAll removes every id and counts the ones that existed, each once`() =
+        withStore { s ->
+            for (id in 0 until 10L) s.put(User(id, "n${id % 3}"))
+            s.put(User(Long.MAX_VALUE, "max"))
+            assertEquals(3, s.removeAll(longArrayOf(1, 1, 99, 4, Long.MAX_VALUE, 4, 1_000_000)))
+            assertEquals(8L, s.size)
+            assertNull(s.get(1))
+            assertNull(s.get(4))
+            assertNull(s.get(Long.MAX_VALUE))
+            assertEquals(listOf(0L, 3L, 6L, 9L), s.findByName("n0").map { it.id })
+            assertEquals(listOf(7L), s.findByName("n1").map { it.id })
+            assertEquals(0, s.removeAll(longArrayOf(1, 4, 99)))
+            assertEquals(0, s.removeAll(LongArray(0)))
+            assertEquals(8L, s.size)
+        }
+
+    @Test
+    fun `applyBatch puts then removes, returns how many removed ids existed`() =
+        withStore { s ->
+            s.put(User(1, "one"))
+            s.put(User(2, "two"))
+            s.put(User(3, "three"))
+            val removed = s.applyBatch(listOf(User(2, "deux"), User(4, "four"), User(4, "quatre")), longArrayOf(3, 1, 3, 5))
+            assertEquals(2, removed)
+            assertJson("""[{"id":2,"name":"deux"},{"id":4,"name":"quatre"}]""", s.exportJson())
+            assertEquals(2L, s.size)
+            assertEquals(emptyList(), s.findByName("two"))
+            assertEquals(listOf(User(2, "deux")), s.findByName("deux"))
+            // Empty batches change nothing.
+            assertEquals(0, s.applyBatch(emptyList(), LongArray(0)))
+            s.putAll(emptyList())
+            assertJson("""[{"id":2,"name":"deux"},{"id":4,"name":"quatre"}]""", s.exportJson())
+            // Only removes, only puts.
+            assertEquals(1, s.applyBatch(emptyList(), longArrayOf(2)))
+            assertEquals(0, s.applyBatch(listOf(User(0, "zero")), LongArray(0)))
+            assertJson("""[{"id":0,"name":"zero"},{"id":4,"name":"quatre"}]""", s.exportJson())
+        }
+
+    @Test
+    fun `an invalid batch is refused whole and leaves the store unchanged`() =
+        withStore { s ->
+            s.put(User(1, "one"))
+            s.put(User(2, "two"))
+            val before = s.exportJson()
+            val valid = List(100) { User(10L + it, "valid $it") }
+            val batches: List<Pair<String, () -> Any>> =
+                negativeIds().flatMap { id ->
+                    listOf(
+                        "put of id $id last" to { s.putAll(valid + User(id, "x")) },
+                        "put of id $id first" to { s.applyBatch(listOf(User(id, "x")) + valid, longArrayOf(1)) },
+                        "remove of id $id" to { s.removeAll(longArrayOf(1, 2, id)) },
+                        "remove of id $id with puts" to { s.applyBatch(valid, longArrayOf(2, id)) },
+                    )
+                } +
+                    invalidNames().flatMap { named ->
+                        listOf(
+                            "name ${named.name} last" to { s.putAll(valid + User(3, named.payload)) },
+                            "name ${named.name} replacing" to { s.applyBatch(valid + User(1, named.payload), longArrayOf(2)) },
+                        )
+                    } +
+                    listOf(
+                        "id both put and removed" to { s.applyBatch(valid, longArrayOf(2, 10L + 50)) },
+                        "existing id both put and removed" to { s.applyBatch(listOf(User(1, "uno")), longArrayOf(1)) },
+                        "absent id both put and removed" to { s.applyBatch(listOf(User(7, "seven")), longArrayOf(7, 7)) },
+                    )
+            for ((what, call) in batches) {
+                assertFailsWith<InvalidUserException>(what) { call() }
+                assertContentEquals(before, s.exportJson(), "$what: the store changed")
+                assertEquals(2L, s.size, what)
+                assertEquals(emptyList(), s.findByName("valid 0"), what)
+            }
+            val both = assertFailsWith<InvalidUserException> { s.applyBatch(listOf(User(1, "uno")), longArrayOf(1)) }
+            assertTrue(both.message.orEmpty().contains("1"), "names the id: ${both.message}")
+        }
+
+    @Test
+    fun `stats counts the users, estimates their bytes, and is not durable`() =
+        withStore { s ->
+            val empty = s.stats()
+            assertEquals(StoreStats(0, empty.bytes, false, 0, 0), empty)
+            assertTrue(empty.bytes >= 0, "bytes $empty")
+            val n = 20_000
+            s.putAll(List(n) { User(it * 5L, "user number $it") })
+            val full = s.stats()
+            assertEquals(s.size, full.users)
+            assertEquals(n.toLong(), full.users)
+            assertFalse(full.durable)
+            assertEquals(0L, full.logBytes)
+            assertEquals(0L, full.checkpoints)
+            // Every user needs at least its id and its name's bytes, and the estimate covers more than that.
+            val floor = (0 until n).sumOf { 8L + "user number $it".length }
+            assertTrue(full.bytes >= floor, "bytes ${full.bytes} below the data's own size $floor")
+            s.removeAll(LongArray(n / 2) { it * 5L })
+            assertEquals(s.size, s.stats().users)
+            s.checkpoint()
+            assertEquals(0L, s.stats().checkpoints, "a store that is not durable counts no checkpoints")
+        }
+
+    @Test
+    fun `after close scan, the batches and stats throw StoreClosedException`() {
+        val s = newStore()
+        s.put(User(1, "a"))
+        s.close()
+        val calls: List<Pair<String, () -> Any?>> =
+            listOf(
+                "scan" to { s.scan(0, 10) },
+                "scan limit 0" to { s.scan(0, 0) },
+                "scan invalid id" to { s.scan(-1, 10) },
+                "exportJson(out)" to { s.exportJson(java.io.ByteArrayOutputStream()) },
+                "putAll" to { s.putAll(listOf(User(2, "b"))) },
+                "putAll empty" to { s.putAll(emptyList()) },
+                "putAll invalid" to { s.putAll(listOf(User(-2, "b"))) },
+                "removeAll" to { s.removeAll(longArrayOf(1)) },
+                "applyBatch" to { s.applyBatch(listOf(User(2, "b")), longArrayOf(1)) },
+                "applyBatch empty" to { s.applyBatch(emptyList(), LongArray(0)) },
+                "stats" to { s.stats() },
+            )
+        for ((what, call) in calls) assertFailsWith<StoreClosedException>(what) { call() }
+    }
 }
 
 internal const val EMOJI = "\uD83D\uDE00"

@@ -447,4 +447,174 @@ abstract class DurableSuite(
         assertFailsWith<StoreClosedException> { s.checkpoint() }
         impl.open(dir).use { assertEquals(User(1, "a"), it.get(1)) }
     }
+    // ---- batches (payload type 4) and stats ----
+
+    @Test
+    fun `a batch is one record of type 4 holding its puts and the removed ids that existed, and survives reopen`(
+        @TempDir dir: Path,
+    ) {
+        val log = dir.resolve(logName(1))
+        impl.open(dir).use { s ->
+            s.put(User(3, "three"))
+            s.put(User(9, "nine"))
+            var size = Files.size(log)
+
+            fun logged(expected: ByteArray) {
+                val bytes = Files.readAllBytes(log)
+                assertContentEquals(expected, bytes.copyOfRange(size.toInt(), bytes.size))
+                size = bytes.size.toLong()
+            }
+            assertEquals(1, s.applyBatch(listOf(User(1, "Ada"), User(2, "Zoë"), User(1, "Ada 2")), longArrayOf(3, 5, 3)))
+            logged(walRecord(batchPayload(listOf(User(1, "Ada"), User(2, "Zoë"), User(1, "Ada 2")), longArrayOf(3))))
+            s.putAll(listOf(User(4, "d$EMOJI")))
+            logged(walRecord(batchPayload(listOf(User(4, "d$EMOJI")), LongArray(0))))
+            assertEquals(2, s.removeAll(longArrayOf(9, 4, 9, 77)))
+            logged(walRecord(batchPayload(emptyList(), longArrayOf(9, 4))))
+            // A put that changes nothing is logged, as put logs it.
+            s.putAll(listOf(User(2, "Zoë")))
+            logged(walRecord(batchPayload(listOf(User(2, "Zoë")), LongArray(0))))
+            // Puts with removes of absent ids: the puts alone.
+            assertEquals(0, s.applyBatch(listOf(User(Long.MAX_VALUE, "max")), longArrayOf(123)))
+            logged(walRecord(batchPayload(listOf(User(Long.MAX_VALUE, "max")), LongArray(0))))
+        }
+        val expected = """[{"id":1,"name":"Ada 2"},{"id":2,"name":"Zoë"},{"id":9223372036854775807,"name":"max"}]"""
+        impl.open(dir).use { s ->
+            assertEquals(expected, content(s))
+            assertEquals(listOf(User(1, "Ada 2")), s.findByName("Ada 2"))
+            assertEquals(emptyList(), s.findByName("Ada"))
+            s.checkpoint()
+            s.applyBatch(listOf(User(5, "five")), longArrayOf(1))
+        }
+        impl.open(dir).use { s ->
+            assertEquals("""[{"id":2,"name":"Zoë"},{"id":5,"name":"five"},{"id":9223372036854775807,"name":"max"}]""", content(s))
+        }
+    }
+
+    @Test
+    fun `a batch that changes nothing logs nothing, an invalid one neither, and ALWAYS syncs a batch before it returns`(
+        @TempDir dir: Path,
+    ) {
+        impl.open(dir, Sync.ALWAYS, checkpointLogBytes = 1).use { s ->
+            s.put(User(1, "a"))
+            val before = logStats(s)!!
+            val checkpoints = s.stats().checkpoints
+            val files = directoryBytes(dir)
+            assertEquals(0, s.applyBatch(emptyList(), LongArray(0)))
+            s.putAll(emptyList())
+            assertEquals(0, s.removeAll(longArrayOf(2, 3, 3)))
+            assertEquals(0, s.removeAll(LongArray(0)))
+            assertFailsWith<InvalidUserException> { s.applyBatch(listOf(User(2, "b")), longArrayOf(2)) }
+            assertFailsWith<InvalidUserException> { s.putAll(listOf(User(2, "b"), User(3, "\uD800"))) }
+            assertFailsWith<InvalidUserException> { s.removeAll(longArrayOf(1, -1)) }
+            assertContentEquals(before, logStats(s), "nothing appended, synced or checkpointed")
+            assertEquals(files, directoryBytes(dir), "no file changed")
+            assertEquals(checkpoints, s.stats().checkpoints, "a write that logs nothing checkpoints nothing")
+        }
+        impl.open(dir, Sync.ALWAYS).use { s ->
+            var last = logStats(s)!!
+            for ((what, batch) in listOf<Pair<String, () -> Unit>>(
+                "putAll" to { s.putAll(listOf(User(2, "b"), User(3, "c"))) },
+                "removeAll" to { s.removeAll(longArrayOf(2)) },
+                "applyBatch" to { s.applyBatch(listOf(User(4, "d")), longArrayOf(3)) },
+            )) {
+                batch()
+                val now = logStats(s)!!
+                assertEquals(now[0], now[1], "$what: durable == appended")
+                assertTrue(now[0] > last[0], "$what: appended grew")
+                assertTrue(now[2] > last[2], "$what: synced")
+                last = now
+            }
+        }
+    }
+
+    @Test
+    fun `stats of a durable store follow the log's size and count the checkpoints since open`(
+        @TempDir dir: Path,
+    ) {
+        val log1 = dir.resolve(logName(1))
+        impl.open(dir, Sync.ALWAYS).use { s ->
+            assertEquals(StoreStats(0, s.stats().bytes, true, 28, 0), s.stats())
+            s.put(User(1, "a"))
+            assertEquals(28L + 12 + 12, s.stats().logBytes)
+            assertEquals(Files.size(log1), s.stats().logBytes)
+            s.applyBatch(listOf(User(2, "bb")), longArrayOf(1))
+            assertEquals(28L + 24 + 12 + (1 + 4 + 12 + 4 + 8), s.stats().logBytes)
+            assertEquals(Files.size(log1), s.stats().logBytes)
+            assertFalse(s.remove(42))
+            assertEquals(Files.size(log1), s.stats().logBytes, "a remove that logs nothing")
+            val stats = s.stats()
+            assertEquals(1L, stats.users)
+            assertEquals(s.size, stats.users)
+            assertTrue(stats.durable)
+            assertEquals(0L, stats.checkpoints)
+            s.checkpoint()
+            assertEquals(StoreStats(1, s.stats().bytes, true, 28, 1), s.stats())
+            s.put(User(3, "c"))
+            s.checkpoint()
+            s.checkpoint()
+            assertEquals(3L, s.stats().checkpoints)
+            assertEquals(Files.size(dir.resolve(logName(4))), s.stats().logBytes)
+        }
+        // Since open: a reopened store starts at 0; the log's size is the file's, tail included.
+        impl.open(dir, Sync.ALWAYS, checkpointLogBytes = 100).use { s ->
+            assertEquals(StoreStats(2, s.stats().bytes, true, 28, 0), s.stats())
+            var checkpoints = 0L
+            for (i in 0 until 20L) {
+                s.put(User(10 + i, "name $i"))
+                val stats = s.stats()
+                if (stats.logBytes == 28L) checkpoints++
+                assertEquals(checkpoints, stats.checkpoints, "after put $i: $stats")
+                assertEquals(Files.size(dir.resolve(logName(logStats(s)!![3]))), stats.logBytes)
+            }
+            assertTrue(checkpoints >= 5, "automatic checkpoints are counted: $checkpoints")
+        }
+        // With NONE the size counts the records still buffered (it does not depend on when they are written out).
+        impl.open(dir.resolve("none"), Sync.NONE).use { s ->
+            s.put(User(1, "a"))
+            assertEquals(28L + 24, s.stats().logBytes)
+        }
+    }
+
+    @Test
+    fun `a damaged batch record is corruption naming the file and the offset, and changes nothing`(
+        @TempDir root: Path,
+    ) {
+        val good = walRecord(batchPayload(listOf(User(1, "a")), longArrayOf(2)))
+        val put = walRecord(byteArrayOf(1, 7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 'x'.code.toByte()))
+        val damaged: List<Pair<String, ByteArray>> =
+            listOf(
+                "no puts and no removes" to batchPayload(emptyList(), LongArray(0)),
+                "an id both put and removed" to batchPayload(listOf(User(1, "a"), User(2, "b")), longArrayOf(3, 2)),
+                "too short for its counts" to byteArrayOf(4, 0, 0, 0, 0),
+                "a put count past the payload" to batchPayload(listOf(User(1, "a")), LongArray(0)).also { it[1] = 2 },
+                "a huge put count" to batchPayload(listOf(User(1, "a")), LongArray(0)).also { for (i in 1..4) it[i] = -1 },
+                "a remove count past the payload" to batchPayload(listOf(User(1, "a")), longArrayOf(2)).also { it[5 + 11] = 2 },
+                "a remove count short of the payload" to batchPayload(emptyList(), longArrayOf(2, 3)).also { it[5] = 1 },
+                "a byte after the removes" to batchPayload(listOf(User(1, "a")), longArrayOf(2)) + byteArrayOf(0),
+                "a name of 0 bytes" to batchPayload(listOf(User(1, "a")), LongArray(0)).also { it[5 + 8] = 0 },
+                "a name that is not UTF-8" to batchPayload(listOf(User(1, "a")), LongArray(0)).also { it[5 + 10] = 0xFF.toByte() },
+                "a put id above Long.MAX_VALUE" to batchPayload(listOf(User(1, "a")), LongArray(0)).also { it[5 + 7] = 0x80.toByte() },
+                "a removed id above Long.MAX_VALUE" to batchPayload(emptyList(), longArrayOf(2)).also { it[9 + 7] = 0x80.toByte() },
+            )
+        for ((what, payload) in damaged) {
+            for (last in listOf(false, true)) {
+                val dir = root.resolve("${damaged.indexOfFirst { it.first == what }}-$last")
+                Files.createDirectories(dir)
+                val path = dir.resolve(logName(1))
+                val bad = walRecord(payload)
+                Files.write(path, walHeader(1) + good + bad + (if (last) ByteArray(0) else put))
+                val before = directoryBytes(dir)
+                val e = assertFailsWith<CorruptSnapshotException>("$what (last: $last)") { impl.open(dir) }
+                assertTrue(e.message!!.contains(path.toString()), "$what: names the file: ${e.message}")
+                val offset = 28 + good.size
+                assertTrue(e.message!!.contains("offset $offset"), "$what: names offset $offset: ${e.message}")
+                assertEquals(before, directoryBytes(dir) - "LOCK", "$what: nothing in the directory changed")
+            }
+        }
+        // The same log with the good batch alone opens.
+        val dir = root.resolve("good")
+        Files.createDirectories(dir)
+        Files.write(dir.resolve(logName(1)), walHeader(1) + good + put)
+        impl.open(dir).use { s -> assertEquals("""[{"id":1,"name":"a"},{"id":7,"name":"x"}]""", content(s)) }
+    }
 }

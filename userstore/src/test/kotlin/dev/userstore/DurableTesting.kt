@@ -84,3 +84,36 @@ internal fun assertGenerationFiles(
     assertEquals(expected, fileNames(dir))
     assertTrue(Files.size(dir.resolve("LOCK")) == 0L, "LOCK is empty")
 }
+
+/** A whole log record around [payload] (length, check, CRC-32, payload), built from docs/DURABILITY.md. */
+internal fun walRecord(payload: ByteArray): ByteArray {
+    val crc =
+        java.util.zip
+            .CRC32()
+            .apply { update(payload) }
+    return java.nio.ByteBuffer
+        .allocate(12 + payload.size)
+        .order(java.nio.ByteOrder.LITTLE_ENDIAN)
+        .putInt(payload.size)
+        .putInt(payload.size.inv())
+        .putInt(crc.value.toInt())
+        .put(payload)
+        .array()
+}
+
+/** The payload of a batch record (type 4) putting [puts] in order and removing [removes], from docs/DURABILITY.md. */
+internal fun batchPayload(
+    puts: List<User>,
+    removes: LongArray,
+): ByteArray {
+    val names = puts.map { it.name.toByteArray(Charsets.UTF_8) }
+    val b =
+        java.nio.ByteBuffer
+            .allocate(1 + 4 + names.sumOf { 10 + it.size } + 4 + 8 * removes.size)
+            .order(java.nio.ByteOrder.LITTLE_ENDIAN)
+    b.put(4).putInt(puts.size)
+    for ((i, user) in puts.withIndex()) b.putLong(user.id).putShort(names[i].size.toShort()).put(names[i])
+    b.putInt(removes.size)
+    for (id in removes) b.putLong(id)
+    return b.array()
+}

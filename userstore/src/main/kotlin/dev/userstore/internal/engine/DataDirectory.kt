@@ -292,10 +292,64 @@ internal object DataDirectory {
                 if (pos != length) return "the payload's length $length does not match its content ($pos)"
             }
 
+            WalFormat.BATCH -> {
+                return applyBatch(buffer, payload, length, users)
+            }
+
             else -> {
                 return "unknown record type ${payload[0].toInt() and 0xFF}"
             }
         }
+        return null
+    }
+
+    /**
+     * A batch payload (type 4): the whole payload is checked (lengths, users, ids, at least one put or remove, no
+     * id both put and removed) before it is applied, puts in order, then removes. Returns why it is invalid, or
+     * null.
+     */
+    private fun applyBatch(
+        buffer: ByteBuffer,
+        payload: ByteArray,
+        length: Int,
+        users: HashMap<Long, User>,
+    ): String? {
+        if (length < WalFormat.BATCH_FIXED) return "a batch payload of $length bytes is too short"
+        val putCount = buffer.getInt(1).toLong() and 0xFFFFFFFFL
+        // Each put takes at least USER_FIXED + 1 bytes: a count beyond that cannot fit (and is not allocated for).
+        if (putCount > (length - WalFormat.BATCH_FIXED) / (WalFormat.USER_FIXED + 1)) {
+            return "the payload's length $length does not match its content ($putCount puts cannot fit)"
+        }
+        val puts = ArrayList<User>(putCount.toInt())
+        var pos = 1 + 4
+        for (index in 0 until putCount) {
+            if (length - pos < WalFormat.USER_FIXED) {
+                return "the payload's length $length does not match its content (put $index of $putCount runs past it)"
+            }
+            val id = buffer.getLong(pos)
+            val n = buffer.getShort(pos + 8).toInt() and 0xFFFF
+            pos += WalFormat.USER_FIXED
+            if (length - pos < n) {
+                return "the payload's length $length does not match its content (put $index of $putCount runs past it)"
+            }
+            puts.add(user(payload, id, pos, n) ?: return "put $index: " + invalidUser(payload, id, pos, n))
+            pos += n
+        }
+        if (length - pos < 4) return "the payload's length $length does not match its content (no remove count)"
+        val removeCount = buffer.getInt(pos).toLong() and 0xFFFFFFFFL
+        pos += 4
+        if (removeCount * WalFormat.ID_BYTES != (length - pos).toLong()) {
+            return "the payload's length $length does not match its content (${pos + removeCount * WalFormat.ID_BYTES})"
+        }
+        if (putCount + removeCount == 0L) return "a batch of no puts and no removes"
+        val removes = LongArray(removeCount.toInt()) { buffer.getLong(pos + it * WalFormat.ID_BYTES) }
+        val putIds = if (removes.isEmpty()) emptySet() else puts.mapTo(HashSet(puts.size * 2)) { it.id }
+        for (id in removes) {
+            if (id < 0) return "removed id ${id.toULong()} is above ${Long.MAX_VALUE}"
+            if (id in putIds) return "id $id is both put and removed"
+        }
+        for (user in puts) users[user.id] = user
+        for (id in removes) users.remove(id)
         return null
     }
 

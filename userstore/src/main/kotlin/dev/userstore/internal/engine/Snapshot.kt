@@ -127,7 +127,7 @@ internal object Snapshot {
     }
 
     /** The number of UTF-8 bytes of [s], a string without unpaired surrogates. */
-    private fun utf8Length(s: String): Int {
+    fun utf8Length(s: String): Int {
         var n = 0
         var i = 0
         while (i < s.length) {

@@ -60,6 +60,7 @@ internal object WalFormat {
     const val PUT: Byte = 1
     const val REMOVE: Byte = 2
     const val IMPORT: Byte = 3
+    const val BATCH: Byte = 4
     const val MAX_NAME_BYTES = 1024
 
     /** Bytes of a put payload besides the name: type, id, name length. */
@@ -68,8 +69,14 @@ internal object WalFormat {
     /** Bytes of an import payload besides its users: type, count. */
     const val IMPORT_FIXED = 1 + 4
 
-    /** Bytes of one user of an import besides the name: id, name length. */
+    /** Bytes of one user of an import or a batch besides the name: id, name length. */
     const val USER_FIXED = 8 + 2
+
+    /** Bytes of a batch payload besides its users and ids: type, put count, remove count. */
+    const val BATCH_FIXED = 1 + 4 + 4
+
+    /** Bytes of one removed id of a batch. */
+    const val ID_BYTES = 8
 
     private const val DIGITS = 20
 
@@ -145,6 +152,40 @@ internal object WalFormat {
             from = to
         }
         return records
+    }
+
+    /**
+     * The payload length of a batch record putting users whose UTF-8 names take [nameBytes] bytes in all
+     * ([puts] users) and removing [removes] ids (docs/DURABILITY.md, type 4). May pass [MAX_PAYLOAD]: the caller
+     * refuses such a batch.
+     */
+    fun batchPayload(
+        puts: Int,
+        nameBytes: Long,
+        removes: Int,
+    ): Long = BATCH_FIXED + puts.toLong() * USER_FIXED + nameBytes + removes.toLong() * ID_BYTES
+
+    /**
+     * The batch record (docs/DURABILITY.md, payload type 4) putting [puts] (whose UTF-8 names are [names]) in
+     * order, then removing [removed]: length, check, CRC-32 and payload. The caller checked the rules: at least
+     * one put or remove, no id both put and removed, a payload of at most [MAX_PAYLOAD] bytes.
+     */
+    fun batchRecord(
+        puts: List<User>,
+        names: List<ByteArray>,
+        removed: LongArray,
+    ): ByteArray {
+        val payload = batchPayload(puts.size, names.sumOf { it.size.toLong() }, removed.size)
+        require(payload <= MAX_PAYLOAD) { "a batch record of $payload bytes passes the largest payload, $MAX_PAYLOAD" }
+        val record = ByteArray(RECORD_HEADER_BYTES + payload.toInt())
+        val buffer = ByteBuffer.wrap(record).order(ByteOrder.LITTLE_ENDIAN)
+        buffer.position(RECORD_HEADER_BYTES)
+        buffer.put(BATCH).putInt(puts.size)
+        for (i in puts.indices) buffer.putLong(puts[i].id).putShort(names[i].size.toShort()).put(names[i])
+        buffer.putInt(removed.size)
+        for (id in removed) buffer.putLong(id)
+        seal(buffer, 0, payload.toInt(), CRC32())
+        return record
     }
 
     /** Writes the length, check and CRC-32 of the record at [at] of [buffer], whose [length]-byte payload follows. */
@@ -316,6 +357,9 @@ internal class Wal(
     @Volatile private var logStartOffset = 0L
 
     @Volatile private var logStartBytes = logBytes
+
+    /** Checkpoints completed (all five steps) since open; written under [checkpointLock]. */
+    @Volatile private var checkpoints = 0L
 
     /** The first failed write or sync, message and cause; the store then refuses writes, each with this cause. */
     @Volatile private var failure: Failure? = null
@@ -582,6 +626,7 @@ internal class Wal(
         Snapshot.save(dir.resolve(WalFormat.snapshotName(retired + 1)), users)
         // 5. The files of the generations up to the retired one.
         deleteGenerations(dir, below = retired + 1)
+        checkpoints++
     }
 
     /** Flushes and syncs the buffered records, closes the log and releases the directory. Idempotent. */
@@ -636,6 +681,23 @@ internal class Wal(
 
     /** `{appended, durable, syncs, generation}`. */
     fun stats(): LongArray = longArrayOf(appended, durable, syncs, generation)
+
+    /**
+     * The current log's size: its header and every record appended to it, the ones still buffered included (the
+     * size the automatic checkpoint counts, docs/DURABILITY.md), so it does not depend on when the buffer was
+     * written out.
+     */
+    fun logBytes(): Long {
+        lock.lock()
+        try {
+            return logStartBytes + (appended - logStartOffset)
+        } finally {
+            lock.unlock()
+        }
+    }
+
+    /** Checkpoints completed since open. */
+    fun checkpoints(): Long = checkpoints
 
     companion object {
         /** The name of the background thread of [Sync.BATCH] and [Sync.NONE]. */
