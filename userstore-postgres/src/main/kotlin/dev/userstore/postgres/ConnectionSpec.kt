@@ -58,22 +58,29 @@ internal class ConnectionSpec private constructor(
             }
 
         private fun parseLibpq(url: String): ConnectionSpec {
-            val uri =
-                try {
-                    URI(url)
-                } catch (e: URISyntaxException) {
-                    // The URI's text (with its password) is not repeated: only where it failed.
-                    throw IllegalArgumentException("malformed PostgreSQL URL (at index ${e.index}): ${Redaction.redact(url, null)}")
-                }
-            val host = uri.host ?: throw IllegalArgumentException("PostgreSQL URL without a host: ${Redaction.redact(url, null)}")
-            val userInfo = uri.rawUserInfo
+            // The credentials end at the LAST '@': a password someone forgot to percent-encode ('@', '/', '?',
+            // ':' in it) is still split off whole, so no part of it lands in the host, path or messages.
+            val rest = url.substringAfter("://")
+            val at = rest.lastIndexOf('@')
             var user: String? = null
             var password: String? = null
-            if (userInfo != null) {
+            if (at >= 0) {
+                val userInfo = rest.substring(0, at)
                 val colon = userInfo.indexOf(':')
                 user = decode(if (colon < 0) userInfo else userInfo.substring(0, colon))
                 if (colon >= 0) password = decode(userInfo.substring(colon + 1))
             }
+            val rawPassword = if (at >= 0) rest.substring(0, at).substringAfter(':', "") else ""
+
+            fun bad(what: String): Nothing =
+                throw IllegalArgumentException("$what: " + Redaction.redact(Redaction.redact(url, password), rawPassword.ifEmpty { null }))
+            val uri =
+                try {
+                    URI("postgres://" + rest.substring(at + 1))
+                } catch (e: URISyntaxException) {
+                    bad("malformed PostgreSQL URL (${e.reason})")
+                }
+            val host = uri.host ?: bad("PostgreSQL URL without a host")
             val extra = LinkedHashMap<String, String>()
             uri.rawQuery?.split('&')?.filter { it.isNotEmpty() }?.forEach { kv ->
                 val eq = kv.indexOf('=')
@@ -125,14 +132,20 @@ internal class ConnectionSpec private constructor(
             return ConnectionSpec(stripped, user, password ?: System.getenv("PGPASSWORD"), emptyMap())
         }
 
-        private fun decode(s: String): String = URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8)
+        /** Percent-decoding; a malformed escape leaves the text as written (URLDecoder's message would quote it). */
+        private fun decode(s: String): String =
+            try {
+                URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8)
+            } catch (e: IllegalArgumentException) {
+                s
+            }
     }
 }
 
 /** Masks credentials in text that may reach a log or an exception message. */
 internal object Redaction {
     const val MASK = "***"
-    private val userInfoPassword = Regex("(://[^/@:\\s]*):([^@/\\s]*)@")
+    private val userInfoPassword = Regex("(://[^/@:\\s]*):(\\S*)@")
     private val passwordParam = Regex("(?i)(password=)[^&\\s]*")
 
     fun redact(
