@@ -247,11 +247,13 @@ class PostgresReplica private constructor(
             return slot to start
         }
         val saved = positions.load()
-        val exists = openRegular().use { slotExists(it, named) }
-        if (exists && saved != null) return named to saved
+        val walStatus = openRegular().use { slotWalStatus(it, named) }
+        val exists = walStatus != null
+        if (exists && saved != null && walStatus != "lost") return named to saved
         if (exists) {
-            // A slot whose position this store does not share: start it again from a copy.
-            log.log(Level.INFO, "slot {0} exists but no position is saved here: dropping it and copying again", named)
+            // A slot whose position this store does not share, or one PostgreSQL invalidated (it passed
+            // max_slot_wal_keep_size): start it again from a copy.
+            log.log(Level.INFO, "slot {0} ({1}) has no usable position here: dropping it and copying again", named, walStatus)
             openRegular().use { c ->
                 c.prepareStatement("SELECT pg_drop_replication_slot(?)").use {
                     it.setString(1, named)
@@ -662,6 +664,16 @@ class PostgresReplica private constructor(
             c.prepareStatement("SELECT 1 FROM pg_replication_slots WHERE slot_name = ?").use { ps ->
                 ps.setString(1, name)
                 ps.executeQuery().use { it.next() }
+            }
+
+        /** The slot's `wal_status` (`reserved`, `extended`, `unreserved`, `lost`; "" if unknown), null if no such slot. */
+        private fun slotWalStatus(
+            c: Connection,
+            name: String,
+        ): String? =
+            c.prepareStatement("SELECT coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = ?").use { ps ->
+                ps.setString(1, name)
+                ps.executeQuery().use { if (it.next()) it.getString(1) else null }
             }
 
         /** Runs [block]; an SQLException comes out with its message's credentials masked. */
