@@ -243,12 +243,14 @@ class PostgresReplica private constructor(
                     .withTemporaryOption()
                     .make()
             val start = info.consistentPoint.asLong()
+            currentSlot = slot
             copyTable(info.snapshotName ?: throw SQLException("no exported snapshot for slot $slot"), start)
             return slot to start
         }
         val saved = positions.load()
         val walStatus = openRegular().use { slotWalStatus(it, named) }
         val exists = walStatus != null
+        currentSlot = named
         if (exists && saved != null && walStatus != "lost") return named to saved
         if (exists) {
             // A slot whose position this store does not share, or one PostgreSQL invalidated (it passed
@@ -269,6 +271,7 @@ class PostgresReplica private constructor(
                 .withOutputPlugin("pgoutput")
                 .make()
         val start = info.consistentPoint.asLong()
+        currentSlot = named
         copyTable(info.snapshotName ?: throw SQLException("no exported snapshot for slot $named"), start)
         positions.save(start)
         return named to start
