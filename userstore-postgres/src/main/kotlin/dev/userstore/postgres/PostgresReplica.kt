@@ -174,6 +174,18 @@ class PostgresReplica private constructor(
     // ---- the background thread ----
 
     private fun run() {
+        try {
+            loop()
+        } catch (e: Throwable) {
+            error("the replica stopped on an unexpected error", e)
+        } finally {
+            closed.set(true)
+            stateNow = ReplicaState.CLOSED
+            lock.withLock { progress.signalAll() }
+        }
+    }
+
+    private fun loop() {
         var backoff = options.minBackoff.toNanos()
         var first = true
         while (!closed.get()) {
@@ -195,9 +207,6 @@ class PostgresReplica private constructor(
             lock.withLock { if (!closed.get()) progress.awaitNanos(jittered) }
             backoff = minOf(backoff * 2, options.maxBackoff.toNanos())
         }
-        closed.set(true)
-        stateNow = ReplicaState.CLOSED
-        lock.withLock { progress.signalAll() }
     }
 
     private fun session(onStreaming: () -> Unit) {
