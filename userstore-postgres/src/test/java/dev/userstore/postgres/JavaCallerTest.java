@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.userstore.KotlinUserStore;
 import dev.userstore.UserStore;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
@@ -19,7 +20,7 @@ class JavaCallerTest {
             .withPositionStore(PositionStore.inMemory());
     assertNull(options.getSlotName());
     assertEquals(ReplicaOptions.DEFAULT_PUBLICATION, options.getPublication());
-    try (UserStore store = new LockedMapStore();
+    try (UserStore store = new KotlinUserStore();
         PostgresReplica replica = PostgresReplica.start(store, "jdbc:postgresql://127.0.0.1:1/db", options)) {
       assertFalse(replica.awaitCaughtUp(Duration.ofMillis(100)));
       assertFalse(replica.isConnected());
@@ -27,7 +28,7 @@ class JavaCallerTest {
       ReplicaLag lag = replica.lag();
       assertNull(lag.getBytes());
     }
-    assertThrows(IllegalArgumentException.class, () -> PostgresReplica.start(new LockedMapStore(), "http://x"));
+    assertThrows(IllegalArgumentException.class, () -> PostgresReplica.start(new KotlinUserStore(), "http://x"));
     assertEquals("0/16B3748", PostgresReplica.formatLsn(0x16B3748L));
   }
 }

@@ -1,5 +1,6 @@
 package dev.userstore.postgres
 
+import dev.userstore.KotlinUserStore
 import dev.userstore.UserStore
 import dev.userstore.postgres.PgDatabase.Companion.assertReplicaEquals
 import dev.userstore.testing.ChildJvm
@@ -109,7 +110,7 @@ class KillTest {
 object ReplicaChild {
     @JvmStatic
     fun main(args: Array<String>) {
-        val store = LockedMapStore()
+        val store = KotlinUserStore()
         val slot = args[1].takeIf { it != "-" }
         val replica = PostgresReplica.start(store, args[0], ReplicaOptions(slotName = slot))
         check(replica.awaitCaughtUp(Duration.ofSeconds(50))) { "not caught up: ${replica.lastError}" }

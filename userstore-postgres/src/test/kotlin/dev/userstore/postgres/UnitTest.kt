@@ -1,5 +1,6 @@
 package dev.userstore.postgres
 
+import dev.userstore.KotlinUserStore
 import dev.userstore.User
 import java.io.ByteArrayOutputStream
 import java.io.DataOutputStream
@@ -58,7 +59,7 @@ class UnitTest {
     @Test
     fun `bad URLs are refused without echoing the password`() {
         for (url in listOf("mysql://u:$secret@h/db", "postgres://u:$secret@/db", "postgres://u:pa ss@h:x/db", "postgres://u:100%@h:x/db")) {
-            val e = assertFailsWith<IllegalArgumentException> { PostgresReplica.start(LockedMapStore(), url) }
+            val e = assertFailsWith<IllegalArgumentException> { PostgresReplica.start(KotlinUserStore(), url) }
             assertFalse(e.message!!.contains("s3cr") || e.message!!.contains("pa ss") || e.message!!.contains("100%"), e.message)
         }
         // Not percent-encoded: still split off whole at the last '@'.
@@ -83,7 +84,7 @@ class UnitTest {
         val logger = Logger.getLogger(PostgresReplica::class.java.name)
         logger.addHandler(handler)
         try {
-            val store = LockedMapStore()
+            val store = KotlinUserStore()
             store.put(User(1, "kept"))
             val options = ReplicaOptions(minBackoff = Duration.ofMillis(20), maxBackoff = Duration.ofMillis(40))
             PostgresReplica.start(store, "postgres://app:$encodedSecret@127.0.0.1:1/db", options).use { replica ->
