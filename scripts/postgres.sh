@@ -29,10 +29,16 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
-base=$root/build/postgres
-data=$base/data
-log=$base/postgres.log
-port_file=$base/port
+link=$root/build/postgres
+# The cluster's paths, through build/postgres's real location (it may be a link, see prepare_base).
+resolve() {
+  base=$link
+  if [ -L "$link" ]; then base=$(readlink -f "$link"); fi
+  data=$base/data
+  log=$base/postgres.log
+  port_file=$base/port
+}
+resolve
 db=userstore
 db_user=userstore
 
@@ -55,7 +61,8 @@ find_bin() {
 # Runs a PostgreSQL program as the cluster's owner: `postgres` when we are root, else ourselves.
 as_owner() {
   if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$@"
+    # From a folder the postgres user may enter (the caller's may be closed to it).
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
@@ -65,25 +72,26 @@ as_owner() {
 # folder above it is closed to other users (a private clone), the cluster lives in a folder of its
 # own under /tmp and build/postgres is a link to it.
 prepare_base() {
-  if [ -d "$base" ]; then return; fi
+  if [ -d "$link" ]; then return; fi
   mkdir -p "$root/build"
   if [ "$(id -u)" -eq 0 ]; then
     id postgres > /dev/null 2>&1 || die "running as root needs the 'postgres' system user (Debian's postgresql package creates it)"
     if runuser -u postgres -- test -x "$root/build"; then
-      mkdir -p "$base"
+      mkdir -p "$link"
     else
       local elsewhere
       elsewhere=$(mktemp -d "${TMPDIR:-/tmp}/userstore-postgres.XXXXXX")
       chmod 755 "$elsewhere"
-      ln -s "$elsewhere" "$base"
+      ln -s "$elsewhere" "$link"
       say "the postgres user cannot reach $root/build; the cluster lives in $elsewhere (linked from build/postgres)"
     fi
-    chown postgres: "$base/"
-    chmod 700 "$base/"
+    chown postgres: "$link/"
+    chmod 700 "$link/"
   else
-    mkdir -p "$base"
-    chmod 700 "$base"
+    mkdir -p "$link"
+    chmod 700 "$link"
   fi
+  resolve
 }
 
 free_port() {
