@@ -99,8 +99,10 @@ free_port() {
 }
 
 port_is_free() {
+  # SO_REUSEADDR as PostgreSQL sets it: a port with connections in TIME_WAIT after a stop is free to it.
   python3 -c 'import socket, sys
 s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError:
