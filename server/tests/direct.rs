@@ -8,6 +8,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -63,7 +64,10 @@ impl TestDatabase {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .subsec_nanos();
-        let name = format!("us_test_{}_{nanos}", std::process::id());
+        // The process, a counter and the clock: unique across the tests of this run and other runs.
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("us_test_{}_{n}_{nanos}", std::process::id());
         sql(cluster, &format!("CREATE DATABASE {name}"));
         let mut url = url::Url::parse(cluster).unwrap();
         url.set_path(&name);
