@@ -19,10 +19,11 @@ use userstore::core::MAX_NAME_CODE_POINTS;
 use userstore::StoreError;
 
 /// The table and its index, created if missing. The advisory lock (a constant key, the same in the
-/// Kotlin service) serializes concurrent creators: `CREATE ... IF NOT EXISTS` alone can still fail
+/// Kotlin service and in userstore-postgres' `PostgresReplica`: 0x7573657273746f72, "userstor")
+/// serializes concurrent creators: `CREATE ... IF NOT EXISTS` alone can still fail
 /// with a duplicate-key error when two sessions create the same table at the same moment.
 pub const SCHEMA: &str = "BEGIN;
-SELECT pg_advisory_xact_lock(7283150411);
+SELECT pg_advisory_xact_lock(8463219666996981618);
 CREATE TABLE IF NOT EXISTS users (id bigint PRIMARY KEY, name text NOT NULL);
 CREATE INDEX IF NOT EXISTS users_name_idx ON users (name);
 COMMIT;";

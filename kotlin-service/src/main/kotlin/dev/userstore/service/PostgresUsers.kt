@@ -13,9 +13,10 @@ import java.sql.SQLException
 /** The table and its index, created when missing (the same statements as the Rust service's `db::SCHEMA`). */
 internal val SCHEMA_STATEMENTS =
     listOf(
-        // Serializes concurrent creators (a constant key, the same in both services): CREATE ... IF NOT EXISTS alone
+        // Serializes concurrent creators (a constant key, 0x7573657273746f72 "userstor", the same in both services and
+        // in userstore-postgres' PostgresReplica): CREATE ... IF NOT EXISTS alone
         // can still fail with a duplicate-key error when two sessions create the same table at the same moment.
-        "SELECT pg_advisory_xact_lock(7283150411)",
+        "SELECT pg_advisory_xact_lock(8463219666996981618)",
         "CREATE TABLE IF NOT EXISTS users (id bigint PRIMARY KEY, name text NOT NULL)",
         "CREATE INDEX IF NOT EXISTS users_name_idx ON users (name)",
     )
