@@ -33,7 +33,12 @@
 #                           installDist, then scripts/loadtest.sh (settings: see the script)
 #   ./gradlew fuzz [-Pfuzz.seconds=60]   coverage-guided fuzzing of the Rust core (scripts/fuzz.sh)
 #   ./gradlew leakcheck     the Rust core's tests under valgrind (scripts/leakcheck.sh)
+#   ./gradlew postgresStart  a private PostgreSQL cluster for the database suites and modes (scripts/postgres.sh
+#                           start: build/postgres, loopback, a free port); prints its postgres:// URL, for
+#                           USERSTORE_PG_URL=$(./gradlew -q postgresStart) and --db URL
+#   ./gradlew postgresStop  stops that cluster (its data stays in build/postgres)
 #   ./gradlew clean         deletes every module's build folder and the cargo target folders
+#                           (and stops the private PostgreSQL first: its data folder is under build/)
 #   ./gradlew tasks         this list
 #
 # Options: --tests PATTERN (test and check: only the JVM test classes or methods that match, as
@@ -335,8 +340,11 @@ for task in "${tasks[@]}"; do
       bash scripts/loadtest.sh
       ;;
     fuzz) scripts/fuzz.sh "${props[fuzz.seconds]:-60}" ;;
+    postgresStart) scripts/postgres.sh start ;;
+    postgresStop) scripts/postgres.sh stop ;;
     leakcheck) scripts/leakcheck.sh ;;
     clean)
+      [ ! -d build/postgres ] || scripts/postgres.sh stop
       maven clean
       cargo clean --target-dir "$root/target"
       rm -rf "$root/fuzz/target"

@@ -16,6 +16,11 @@
 //! the runtime's workers stay free, and concurrent writes share one group-commit sync. On a
 //! memory-only store it runs inline, as before. A failed log write is 503, as is a write refused
 //! because the log was closed at shutdown.
+//!
+//! With `--db URL --db-mode direct` ([`AppState::direct`]) the same routes answer from PostgreSQL
+//! ([`crate::db`]): same statuses and bodies, writes checked by the store's rules first; a failed
+//! database call is 503 `{"error":"the database is unavailable"}` (its cause, password scrubbed,
+//! goes to the log), and `/health` is 503 when the database does not answer through the pool.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -38,6 +43,7 @@ use tower_http::timeout::TimeoutLayer;
 use userstore::core::write_json_string;
 use userstore::{Store, StoreError};
 
+use crate::db::{check_user, Database, DbError};
 use crate::request::{self, parse_id, parse_put_body, BodyError, MAX_BODY_BYTES};
 use crate::telemetry::{Telemetry, NO_ROUTE};
 
@@ -60,9 +66,12 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const PROMETHEUS_TEXT: HeaderValue =
     HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
 
-/// What every handler shares: the store, the id lock stripes and the metrics.
+/// What every handler shares: the store, the id lock stripes and the metrics; and, in direct
+/// mode, the database.
 pub struct AppState {
     store: Store,
+    /// `--db-mode direct`: every request goes here; the store stays empty and unused.
+    db: Option<Database>,
     /// The store logs its writes and waits for them ([`Store::is_durable`]).
     durable: bool,
     locks: Box<[Mutex<()>]>,
@@ -75,9 +84,23 @@ impl AppState {
         Ok(AppState {
             durable: store.is_durable(),
             store,
+            db: None,
             locks: (0..ID_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             telemetry: Telemetry::new(store_label)?,
         })
+    }
+
+    /// The state of direct mode: every request goes to `db`; the size gauge is labelled
+    /// `postgres`.
+    pub fn direct(db: Database) -> Result<AppState, String> {
+        let mut state = AppState::new(Store::new(), "postgres")?;
+        state.db = Some(db);
+        Ok(state)
+    }
+
+    /// The database of direct mode.
+    pub fn database(&self) -> Option<&Database> {
+        self.db.as_ref()
     }
 
     /// The store.
@@ -437,12 +460,58 @@ fn id_param(params: &RawPathParams) -> Result<i64, String> {
     parse_id(params.iter().next().map_or("", |(_, value)| value))
 }
 
-async fn health() -> Response {
+async fn health(State(state): State<Shared>) -> Response {
+    if let Some(db) = &state.db {
+        if let Err(e) = db.ping().await {
+            tracing::error!("health check: the database does not answer: {e}");
+            return json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Bytes::from_static(
+                    b"{\"status\":\"unavailable\",\"error\":\"the database does not answer\"}",
+                ),
+            );
+        }
+    }
     json(StatusCode::OK, Bytes::from_static(b"{\"status\":\"ok\"}"))
 }
 
+/// The answer to a failed database call; its cause (secrets scrubbed) goes to the log.
+fn db_error(e: &DbError) -> Response {
+    tracing::error!("a database call failed: {e}");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the database is unavailable",
+    )
+}
+
+/// `{"id":…,"name":…}`, as the store writes a user.
+fn user_json(id: i64, name: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len() + 40);
+    write_user_json(&mut out, id, name);
+    out
+}
+
+fn write_user_json(out: &mut Vec<u8>, id: i64, name: &str) {
+    out.extend_from_slice(b"{\"id\":");
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{id}");
+    out.extend_from_slice(b",\"name\":");
+    write_json_string(out, name);
+    out.push(b'}');
+}
+
 async fn metrics(State(state): State<Shared>) -> Response {
-    let text = state.telemetry.render(state.store.len());
+    let users = match &state.db {
+        None => Some(state.store.len()),
+        Some(db) => match db.count().await {
+            Ok(count) => Some(count),
+            Err(e) => {
+                tracing::error!("metrics: cannot count the users: {e}");
+                None
+            }
+        },
+    };
+    let text = state.telemetry.render_users(users);
     let mut response = (StatusCode::OK, text).into_response();
     response.headers_mut().insert(CONTENT_TYPE, PROMETHEUS_TEXT);
     response
@@ -453,6 +522,13 @@ async fn get_user(State(state): State<Shared>, params: RawPathParams) -> Respons
         Ok(id) => id,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
+    if let Some(db) = &state.db {
+        return match db.get_name(id).await {
+            Ok(Some(name)) => json(StatusCode::OK, user_json(id, &name)),
+            Ok(None) => not_found(id),
+            Err(e) => db_error(&e),
+        };
+    }
     // The store's own JSON bytes: no intermediate object.
     let mut body = Vec::with_capacity(64);
     match state.store.write_json(id, &mut body) {
@@ -475,6 +551,9 @@ async fn put_user(State(state): State<Shared>, params: RawPathParams, req: Reque
         Ok(name) => name,
         Err(BodyError::Refused(message)) => return error(StatusCode::BAD_REQUEST, &message),
     };
+    if let Some(db) = &state.db {
+        return put_direct(db, id, name).await;
+    }
     // One lock stripe per id: a concurrent PUT or DELETE of the same id cannot make 201/200 wrong.
     let put = move |state: &AppState| {
         let _stripe = state.lock_for(id);
@@ -505,6 +584,28 @@ async fn put_user(State(state): State<Shared>, params: RawPathParams, req: Reque
         },
         out,
     )
+}
+
+/// PUT in direct mode: the store's rules checked here (nothing is sent when they fail), then one
+/// upsert that says whether the row was created.
+async fn put_direct(db: &Database, id: i64, name: Vec<u8>) -> Response {
+    let Ok(name) = String::from_utf8(name) else {
+        return error(StatusCode::BAD_REQUEST, request::NOT_UTF8);
+    };
+    if let Err(e) = check_user(id, &name) {
+        return store_error(&e);
+    }
+    match db.put(id, &name).await {
+        Ok(created) => json(
+            if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            },
+            user_json(id, &name),
+        ),
+        Err(e) => db_error(&e),
+    }
 }
 
 /// The request body, at most [`MAX_BODY_BYTES`]: a declared Content-Length over the limit is
@@ -566,6 +667,13 @@ async fn delete_user(State(state): State<Shared>, params: RawPathParams) -> Resp
         Ok(id) => id,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
+    if let Some(db) = &state.db {
+        return match db.remove(id).await {
+            Ok(true) => StatusCode::NO_CONTENT.into_response(),
+            Ok(false) => not_found(id),
+            Err(e) => db_error(&e),
+        };
+    }
     let remove = move |state: &AppState| {
         let _stripe = state.lock_for(id);
         state.store.remove(id)
@@ -584,6 +692,23 @@ async fn find_users(State(state): State<Shared>, RawQuery(query): RawQuery) -> R
         Ok(None) => return error(StatusCode::BAD_REQUEST, request::MISSING_NAME_PARAMETER),
         Err(request::BadEscape) => return error(StatusCode::BAD_REQUEST, request::BAD_QUERY),
     };
+    if let Some(db) = &state.db {
+        return match db.find_by_name(&name).await {
+            Ok(users) => {
+                let mut out = Vec::with_capacity(2 + users.len() * (name.len() + 32));
+                out.push(b'[');
+                for (i, (id, name)) in users.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_user_json(&mut out, *id, name);
+                }
+                out.push(b']');
+                json(StatusCode::OK, out)
+            }
+            Err(e) => db_error(&e),
+        };
+    }
     let ids = match state.store.find_by_name(name.as_bytes()) {
         Ok(ids) => ids,
         Err(e) => return store_error(&e),

@@ -12,8 +12,15 @@
 //! directory with `Store::open_durable`, every PUT and DELETE answered only once its log record is
 //! durable under `--sync` (default `always`); on SIGTERM or SIGINT the log is closed (flushed and
 //! synced) after the requests in flight. `--data-dir` excludes `--snapshot` and `--users`.
+//!
+//! With `--db postgres://USER@HOST:PORT/DB --db-mode direct` every request goes to PostgreSQL
+//! instead ([`db`], docs/SERVICE.md "Database modes"): the table is created if missing at start, and
+//! the URL is shown with its password redacted. `--db` excludes `--users` and `--snapshot`;
+//! `--db-mode` needs `--db`; `--data-dir` does not combine with direct mode. `--db-mode replica` is
+//! accepted by the parser and refused at start: it is not available yet.
 
 mod app;
+mod db;
 mod request;
 mod telemetry;
 
@@ -33,6 +40,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use userstore::{DurableOptions, Store, SyncMode};
 
 use crate::app::{App, AppState};
+use crate::db::{Database, DbMode};
 
 /// The longest shutdown waits for requests in flight.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -77,6 +85,20 @@ struct Options {
     /// and fdatasync'ed), batch (synced within 10 ms), none (written to the OS within 10 ms)
     #[arg(long, value_enum, default_value_t = SyncArg::Always, requires = "data_dir")]
     sync: SyncArg,
+
+    /// PostgreSQL database, postgres://USER[:PASSWORD]@HOST:PORT/DB (or postgresql://; the
+    /// password may come from PGPASSWORD instead); needs --db-mode; excludes --users and --snapshot
+    #[arg(long, value_name = "URL", conflicts_with_all = ["users", "snapshot"], requires = "db_mode")]
+    db: Option<String>,
+
+    /// How --db is used: direct (every request goes to PostgreSQL) or replica (not available yet)
+    #[arg(long, value_enum, requires = "db")]
+    db_mode: Option<DbMode>,
+
+    /// Most connections the --db pool opens
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u16).range(1..=1000), requires = "db")]
+    db_pool: u16,
 }
 
 /// `--sync`: the core's [`SyncMode`] as a command-line value.
@@ -133,6 +155,9 @@ fn millis(since: Instant) -> u128 {
 }
 
 fn run(options: &Options) -> Result<ExitCode, String> {
+    if let Some(url) = options.db.as_deref() {
+        return run_direct(options, url);
+    }
     let store = match options.data_dir.as_deref() {
         Some(dir) => open_durable(dir, options.sync)?,
         None => open_store(options.snapshot.as_deref())?,
@@ -143,13 +168,56 @@ fn run(options: &Options) -> Result<ExitCode, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let signal_number = runtime.block_on(serve(options, state.clone()))?;
+    let label = format!("{STORE_LABEL} store, {} users", state.store().len());
+    let signal_number = runtime.block_on(serve(options, state.clone(), &label))?;
     // Requests still running after the bounded wait are dropped with the runtime.
     runtime.shutdown_timeout(Duration::from_millis(100));
     match options.data_dir.as_deref() {
         Some(dir) => close_durable(&state, dir),
         None => save_and_close(&state, options.snapshot.as_deref()),
     }
+    Ok(ExitCode::from(128 + signal_number))
+}
+
+/// `--db URL --db-mode direct`: the pool, the schema, then the same server over the database.
+fn run_direct(options: &Options, url: &str) -> Result<ExitCode, String> {
+    match options.db_mode {
+        Some(DbMode::Direct) => {}
+        Some(DbMode::Replica) => {
+            return Err(
+                "--db-mode replica is not yet available in userstore-server; use --db-mode direct"
+                    .to_owned(),
+            )
+        }
+        // clap requires --db-mode with --db; kept for a caller that builds Options by hand.
+        None => return Err("--db needs --db-mode direct".to_owned()),
+    }
+    if options.data_dir.is_some() {
+        return Err(
+            "--data-dir cannot be used with --db-mode direct: the data lives in PostgreSQL"
+                .to_owned(),
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let start = Instant::now();
+    let db = runtime.block_on(Database::connect(url, usize::from(options.db_pool)))?;
+    say(format_args!(
+        "connected to {} (pool of at most {}), table users ready in {} ms",
+        db.shown_url(),
+        options.db_pool,
+        millis(start)
+    ));
+    let label = format!("postgres (direct, {})", db.shown_url());
+    let state = Arc::new(AppState::direct(db)?);
+    let signal_number = runtime.block_on(serve(options, state.clone(), &label))?;
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    if let Some(db) = state.database() {
+        db.close();
+    }
+    say(format_args!("database pool closed"));
     Ok(ExitCode::from(128 + signal_number))
 }
 
@@ -258,7 +326,8 @@ fn preload(store: &Store, users: u32) -> Result<(), String> {
 }
 
 /// Serves until SIGTERM or SIGINT, then stops gracefully; returns the signal's number.
-async fn serve(options: &Options, state: Arc<AppState>) -> Result<u8, String> {
+/// `what` leads the start-up line (`<what>, listening on http://HOST:PORT`).
+async fn serve(options: &Options, state: Arc<AppState>, what: &str) -> Result<u8, String> {
     let mut terminate =
         signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
     let mut interrupt =
@@ -280,7 +349,6 @@ async fn serve(options: &Options, state: Arc<AppState>) -> Result<u8, String> {
         }
     });
 
-    let users = state.store().len();
     let app = App::new(state);
     let listener = listener.tap_io(|tcp| {
         if let Err(e) = tcp.set_nodelay(true) {
@@ -294,7 +362,7 @@ async fn serve(options: &Options, state: Arc<AppState>) -> Result<u8, String> {
     });
     let server = tokio::spawn(server.into_future());
     say(format_args!(
-        "{STORE_LABEL} store, {users} users, listening on http://{}:{}",
+        "{what}, listening on http://{}:{}",
         options.host,
         bound.port()
     ));

@@ -118,9 +118,10 @@ impl Telemetry {
         self.recorder.register_histogram(&key, &metadata())
     }
 
-    /// The Prometheus text, with the gauge set to `users` first.
-    pub fn render(&self, users: u64) -> String {
-        self.users.set(users as f64);
+    /// The Prometheus text, with the gauge set to `users`, or NaN when the count is unknown (the
+    /// database of direct mode did not answer).
+    pub fn render_users(&self, users: Option<u64>) -> String {
+        self.users.set(users.map_or(f64::NAN, |n| n as f64));
         self.handle.render()
     }
 

@@ -38,6 +38,17 @@ private const val SHUTDOWN_GRACE_MILLIS = 1_000L
 /** The longest shutdown waits for requests in flight, in milliseconds. */
 private const val SHUTDOWN_TIMEOUT_MILLIS = 10_000L
 
+/** How `--db` is used. */
+enum class DbMode(
+    val label: String,
+) {
+    /** Every request goes to PostgreSQL. */
+    DIRECT("direct"),
+
+    /** Reads from the in-process store, kept equal to the table by logical replication (not yet available). */
+    REPLICA("replica"),
+}
+
 /** The store behind the service. */
 enum class ServedStore(
     val label: String,
@@ -71,6 +82,11 @@ enum class ServedStore(
  * PUT and DELETE answered only once its log record is durable under `--sync` (default `always`), the writes run
  * on [Dispatchers.IO] so no Netty thread waits for the disk, and on SIGTERM the store is closed (its log flushed
  * and synced). `--data-dir` excludes `--snapshot` and `--users`.
+ *
+ * With `--db postgres://USER@HOST:PORT/DB --db-mode direct` every request goes to PostgreSQL instead
+ * ([databaseModule], [PostgresUsers]; docs/SERVICE.md, "Database modes"): the table is created if missing at start,
+ * and the URL is shown with its password redacted. `--db` excludes `--users` and `--snapshot`, `--db-mode` needs
+ * `--db`, `--data-dir` does not combine with direct mode; `--db-mode replica` is refused: not yet available.
  *
  * @param err where progress and shutdown messages go
  */
@@ -110,6 +126,21 @@ class ServeCommand(
             "when a PUT or DELETE on the --data-dir store is answered: always (its log record written and synced), " +
                 "batch (synced within 10 ms), none (written to the OS within 10 ms)",
     ).enum<Sync> { it.name.lowercase() }
+    private val db by option(
+        "--db",
+        metavar = "URL",
+        help =
+            "PostgreSQL database, postgres://USER[:PASSWORD]@HOST:PORT/DB (or postgresql://; the password may come " +
+                "from PGPASSWORD or ~/.pgpass instead); needs --db-mode; excludes --users and --snapshot",
+    )
+    private val dbMode by option(
+        "--db-mode",
+        help = "how --db is used: direct (every request goes to PostgreSQL) or replica (not yet available)",
+    ).enum<DbMode> { it.label }
+    private val dbPool by option("--db-pool", metavar = "N", help = "most connections the --db pool opens")
+        .int()
+        .restrictTo(1..1_000)
+        .default(10)
 
     init {
         context { helpFormatter = { MordantHelpFormatter(it, showDefaultValues = true) } }
@@ -119,6 +150,9 @@ class ServeCommand(
         "Serves the store over HTTP (Ktor, Netty): GET/PUT/DELETE /users/{id}, GET /users?name=…, /health, /metrics."
 
     override fun run() {
+        checkDatabaseOptions()
+        val url = db
+        if (url != null) return runDirect(url)
         checkDurableOptions()
         val dir = dataDir
         val userStore = if (dir != null) openDurable(dir) else openStore()
@@ -150,6 +184,79 @@ class ServeCommand(
         }
         val bound = runBlocking { server.engine.resolvedConnectors() }.first()
         err.println("serve: ${store.label} store, ${userStore.size} users, listening on http://${bound.host}:${bound.port}")
+        stopped.await()
+    }
+
+    /** `--db` and `--db-mode` with what they do not combine with: refused before anything starts. */
+    private fun checkDatabaseOptions() {
+        if (db == null) {
+            if (dbMode != null) throw UsageError("option --db-mode needs --db")
+            return
+        }
+        if (usersOption != null) throw UsageError("option --db cannot be used with --users")
+        if (snapshot != null) throw UsageError("option --db cannot be used with --snapshot")
+        when (dbMode) {
+            null -> {
+                throw UsageError("option --db needs --db-mode direct")
+            }
+
+            DbMode.REPLICA -> {
+                throw UsageError("--db-mode replica is not yet available in this service; use --db-mode direct")
+            }
+
+            DbMode.DIRECT -> {
+                if (dataDir !=
+                    null
+                ) {
+                    throw UsageError("option --data-dir cannot be used with --db-mode direct: the data lives in PostgreSQL")
+                }
+            }
+        }
+        if (sync != null) throw UsageError("option --sync needs --data-dir")
+    }
+
+    /** Direct mode: the pool, the schema, then the same API over the database until SIGTERM. */
+    private fun runDirect(url: String) {
+        val start = System.nanoTime()
+        val users =
+            try {
+                PostgresUsers.connect(url, dbPool)
+            } catch (e: DatabaseUnavailableException) {
+                throw CliktError(e.message)
+            } catch (e: IllegalArgumentException) {
+                throw CliktError(e.message)
+            }
+        err.println(
+            "serve: connected to ${users.shownUrl} (pool of at most $dbPool), table users ready in " +
+                "${(System.nanoTime() - start) / 1_000_000} ms",
+        )
+        val registry = PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
+        val server =
+            embeddedServer(Netty, configure = {
+                connector {
+                    host = this@ServeCommand.host
+                    port = this@ServeCommand.port
+                }
+                shutdownGracePeriod = SHUTDOWN_GRACE_MILLIS
+                shutdownTimeout = SHUTDOWN_TIMEOUT_MILLIS
+            }) { databaseModule(users, registry) }
+        val stopped = CountDownLatch(1)
+        server.monitor.subscribe(ApplicationStopped) {
+            try {
+                users.close()
+                err.println("serve: database pool closed")
+            } finally {
+                stopped.countDown()
+            }
+        }
+        try {
+            server.start(wait = false)
+        } catch (e: IOException) {
+            users.close()
+            throw CliktError("cannot listen on $host:$port: $e")
+        }
+        val bound = runBlocking { server.engine.resolvedConnectors() }.first()
+        err.println("serve: postgres (direct, ${users.shownUrl}), listening on http://${bound.host}:${bound.port}")
         stopped.await()
     }
 

@@ -63,49 +63,13 @@ fun Application.userStoreModule(
     storeLabel: String,
     writeContext: CoroutineContext? = null,
 ) {
-    install(MicrometerMetrics) {
-        // The plugin's configuration starts with a LoggingMeterRegistry that logs every minute; it is replaced.
-        this.registry.close()
-        this.registry = registry
-        // Buckets rather than client-side percentiles: Prometheus computes quantiles from them.
-        distributionStatisticConfig =
-            DistributionStatisticConfig
-                .Builder()
-                .percentilesHistogram(true)
-                .minimumExpectedValue(MIN_EXPECTED_NANOS)
-                .maximumExpectedValue(MAX_EXPECTED_NANOS)
-                .build()
-    }
+    installMetricsAndErrors(registry)
     Gauge
         .builder("userstore.users", store) { sizeOrNaN(it) }
         .description("Number of users in the store")
         .tag("store", storeLabel)
         .strongReference(true)
         .register(registry)
-
-    install(StatusPages) {
-        exception<HttpError> { call, e -> call.respondError(e.status, e.message) }
-        // Ktor's own refusals of a request (for example an unreadable body).
-        exception<BadRequestException> { call, e -> call.respondError(HttpStatusCode.BadRequest, e.message ?: "bad request") }
-        // The stores' validation (InvalidUserException and other IllegalArgumentExceptions): the store is unchanged.
-        exception<IllegalArgumentException> { call, e -> call.respondError(HttpStatusCode.BadRequest, e.message ?: "invalid input") }
-        exception<StoreClosedException> { call, _ -> call.respondError(HttpStatusCode.ServiceUnavailable, "the server is shutting down") }
-        // The log of a durable store failed: it refuses every write until it is opened again.
-        exception<DurabilityException> { call, e ->
-            call.application.log.error("the store's log failed", e)
-            call.respondError(HttpStatusCode.ServiceUnavailable, "the store cannot write its log")
-        }
-        exception<Throwable> { call, e ->
-            call.application.log.error("unexpected failure of ${call.request.local.method.value} ${call.request.local.uri}", e)
-            call.respondError(HttpStatusCode.InternalServerError, "internal error: ${e.javaClass.simpleName}")
-        }
-        // Ktor's bare 404 (no route for that path or method) and 405 get a JSON body too.
-        status(HttpStatusCode.NotFound, HttpStatusCode.MethodNotAllowed) { code ->
-            if (content.contentType?.match(ContentType.Application.Json) != true) {
-                call.respondError(code, if (code == HttpStatusCode.NotFound) "no such endpoint" else "method not allowed")
-            }
-        }
-    }
 
     val locks = Array(ID_LOCK_STRIPES) { Any() }
 
@@ -155,13 +119,62 @@ fun Application.userStoreModule(
     }
 }
 
+/**
+ * What both modules install around their routes: the request latency histogram in [registry] and the JSON error
+ * answers (StatusPages) of every refusal and failure.
+ */
+internal fun Application.installMetricsAndErrors(registry: PrometheusMeterRegistry) {
+    install(MicrometerMetrics) {
+        // The plugin's configuration starts with a LoggingMeterRegistry that logs every minute; it is replaced.
+        this.registry.close()
+        this.registry = registry
+        // Buckets rather than client-side percentiles: Prometheus computes quantiles from them.
+        distributionStatisticConfig =
+            DistributionStatisticConfig
+                .Builder()
+                .percentilesHistogram(true)
+                .minimumExpectedValue(MIN_EXPECTED_NANOS)
+                .maximumExpectedValue(MAX_EXPECTED_NANOS)
+                .build()
+    }
+
+    install(StatusPages) {
+        exception<HttpError> { call, e -> call.respondError(e.status, e.message) }
+        // Ktor's own refusals of a request (for example an unreadable body).
+        exception<BadRequestException> { call, e -> call.respondError(HttpStatusCode.BadRequest, e.message ?: "bad request") }
+        // The stores' validation (InvalidUserException and other IllegalArgumentExceptions): the store is unchanged.
+        exception<IllegalArgumentException> { call, e -> call.respondError(HttpStatusCode.BadRequest, e.message ?: "invalid input") }
+        exception<StoreClosedException> { call, _ -> call.respondError(HttpStatusCode.ServiceUnavailable, "the server is shutting down") }
+        // The log of a durable store failed: it refuses every write until it is opened again.
+        exception<DurabilityException> { call, e ->
+            call.application.log.error("the store's log failed", e)
+            call.respondError(HttpStatusCode.ServiceUnavailable, "the store cannot write its log")
+        }
+        // --db-mode direct: the database failed; the message names the cause, passwords scrubbed (PostgresUsers).
+        exception<DatabaseUnavailableException> { call, e ->
+            call.application.log.error("a database call failed: ${e.message}")
+            call.respondError(HttpStatusCode.ServiceUnavailable, "the database is unavailable")
+        }
+        exception<Throwable> { call, e ->
+            call.application.log.error("unexpected failure of ${call.request.local.method.value} ${call.request.local.uri}", e)
+            call.respondError(HttpStatusCode.InternalServerError, "internal error: ${e.javaClass.simpleName}")
+        }
+        // Ktor's bare 404 (no route for that path or method) and 405 get a JSON body too.
+        status(HttpStatusCode.NotFound, HttpStatusCode.MethodNotAllowed) { code ->
+            if (content.contentType?.match(ContentType.Application.Json) != true) {
+                call.respondError(code, if (code == HttpStatusCode.NotFound) "no such endpoint" else "method not allowed")
+            }
+        }
+    }
+}
+
 /** A write's store call: right here when [context] is null (no cost added), else in [context]. */
 private suspend inline fun <T> onWriteContext(
     context: CoroutineContext?,
     crossinline block: () -> T,
 ): T = if (context == null) block() else withContext(context) { block() }
 
-private fun notFound(id: Long) = HttpError(HttpStatusCode.NotFound, "no user with id $id")
+internal fun notFound(id: Long) = HttpError(HttpStatusCode.NotFound, "no user with id $id")
 
 private fun sizeOrNaN(store: UserStore): Double =
     try {
@@ -170,12 +183,12 @@ private fun sizeOrNaN(store: UserStore): Double =
         Double.NaN
     }
 
-private suspend fun ApplicationCall.respondJson(
+internal suspend fun ApplicationCall.respondJson(
     status: HttpStatusCode,
     body: String,
 ) = respondText(body, ContentType.Application.Json, status)
 
-private suspend fun ApplicationCall.respondError(
+internal suspend fun ApplicationCall.respondError(
     status: HttpStatusCode,
     message: String,
 ) = respondJson(status, Json.encodeToString(ErrorBody.serializer(), ErrorBody(message)))

@@ -41,6 +41,31 @@ class ServeCommandOptionsTest {
     }
 
     @Test
+    fun `--db with options it does not combine with, and --db-mode alone, are usage errors`(
+        @TempDir dir: Path,
+    ) {
+        val url = "postgres://u:pw-not-shown@127.0.0.1:1/db"
+        for ((args, message) in listOf(
+            listOf("--db", url, "--db-mode", "direct", "--users", "5") to "option --db cannot be used with --users",
+            listOf("--db", url, "--db-mode", "direct", "--snapshot", dir.resolve("u.snap").toString()) to
+                "option --db cannot be used with --snapshot",
+            listOf("--db-mode", "direct") to "option --db-mode needs --db",
+            listOf("--db", url) to "option --db needs --db-mode direct",
+            listOf("--db", url, "--db-mode", "direct", "--data-dir", dir.resolve("d").toString()) to
+                "option --data-dir cannot be used with --db-mode direct: the data lives in PostgreSQL",
+            listOf("--db", url, "--db-mode", "replica") to "--db-mode replica is not yet available in this service; use --db-mode direct",
+        )) {
+            val error = assertFailsWith<UsageError>(args.toString()) { serve(*args.toTypedArray()) }
+            assertEquals(message, error.message, args.toString())
+        }
+        // Nothing listens on port 1: the start fails, naming the URL without its password.
+        val error = assertFailsWith<CliktError> { serve("--db", url, "--db-mode", "direct") }
+        val message = error.message ?: ""
+        assertTrue(message.startsWith("cannot use the database postgres://u:***@127.0.0.1:1/db: "), message)
+        assertFalse(message.contains("pw-not-shown"), message)
+    }
+
+    @Test
     fun `a data directory in use is refused naming its lock, for either store`(
         @TempDir dir: Path,
     ) {

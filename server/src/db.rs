@@ -1,0 +1,428 @@
+//! `--db URL --db-mode direct`: every request goes to PostgreSQL, through a pool of
+//! tokio-postgres connections (deadpool-postgres) on the service's own tokio runtime.
+//!
+//! The table is `users(id bigint primary key, name text not null)` with an index on `name`
+//! ([`SCHEMA`]), created at start when missing (idempotent, under an advisory lock so two services
+//! starting at once on an empty database do not collide). Writes are checked by the store's rules
+//! ([`check_user`]) before they are sent, so a bad request changes nothing.
+//!
+//! Credentials: the password of the URL (or of `PGPASSWORD`) is only handed to tokio-postgres.
+//! Everything shown (the start-up line, logs, error messages) uses [`redact_url`] and [`Secrets`],
+//! which replace it with `***`.
+
+use std::fmt::Display;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+use userstore::core::MAX_NAME_CODE_POINTS;
+use userstore::StoreError;
+
+/// The table and its index, created if missing. The advisory lock (a constant key, the same in the
+/// Kotlin service and in userstore-postgres' `PostgresReplica`: 0x7573657273746f72, "userstor")
+/// serializes concurrent creators: `CREATE ... IF NOT EXISTS` alone can still fail
+/// with a duplicate-key error when two sessions create the same table at the same moment.
+pub const SCHEMA: &str = "BEGIN;
+SELECT pg_advisory_xact_lock(8463219666996981618);
+CREATE TABLE IF NOT EXISTS users (id bigint PRIMARY KEY, name text NOT NULL);
+CREATE INDEX IF NOT EXISTS users_name_idx ON users (name);
+COMMIT;";
+
+/// The statements of the four routes. The upsert tells an insert from an update by the new row's
+/// `xmax` (0 for a row version created by an INSERT), in one statement, so a concurrent write of
+/// the same id cannot make 201/200 wrong.
+const SELECT_NAME: &str = "SELECT name FROM users WHERE id = $1";
+const UPSERT: &str = "INSERT INTO users (id, name) VALUES ($1, $2) \
+     ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name RETURNING (xmax = 0) AS inserted";
+const DELETE: &str = "DELETE FROM users WHERE id = $1";
+const FIND_BY_NAME: &str = "SELECT id, name FROM users WHERE name = $1 ORDER BY id";
+const COUNT: &str = "SELECT count(*) FROM users";
+
+/// The longest a request waits for a pooled connection, or for a new one to be opened.
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How the database is used (`--db-mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DbMode {
+    /// Every request goes to PostgreSQL.
+    Direct,
+    /// Reads from the in-process store, kept equal to the table by logical replication (pending).
+    Replica,
+}
+
+/// The passwords that must never be shown, and the means to hide them in any text.
+#[derive(Clone, Debug, Default)]
+pub struct Secrets(Vec<String>);
+
+impl Secrets {
+    /// `text` with every secret replaced by `***`.
+    pub fn scrub(&self, text: impl Display) -> String {
+        let mut text = text.to_string();
+        for secret in &self.0 {
+            if !secret.is_empty() {
+                text = text.replace(secret.as_str(), "***");
+            }
+        }
+        text
+    }
+}
+
+/// `url` for display: the password of its user info and any `password` query parameter replaced
+/// by `***`. A URL that does not parse is not shown at all (it could hold a password in a place
+/// the parser did not recognise).
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "<the --db URL, not shown: it does not parse>".to_owned();
+    };
+    if parsed.password().is_some() {
+        // Only a URL that cannot have a password refuses this, and this one has one.
+        let _ = parsed.set_password(Some("***"));
+    }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if key.eq_ignore_ascii_case("password") {
+                    "***".to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (key.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
+/// The checks a write gets before it is sent: the store's rules (docs/RULES.md: an id in
+/// 0..=i64::MAX, a name of 1 to 256 code points), with the store's messages, plus PostgreSQL's own
+/// limit that `text` cannot hold U+0000. Written here because the core keeps its check private
+/// (only [`MAX_NAME_CODE_POINTS`] is public); `tests::check_user_agrees_with_the_store` holds the
+/// two to the same answers.
+pub fn check_user(id: i64, name: &str) -> Result<(), StoreError> {
+    if id < 0 {
+        return Err(StoreError::InvalidId(id));
+    }
+    if name.is_empty() {
+        return Err(StoreError::InvalidName("the name is empty".to_owned()));
+    }
+    let code_points = name.chars().count();
+    if code_points > MAX_NAME_CODE_POINTS {
+        return Err(StoreError::InvalidName(format!(
+            "the name is too long: {code_points} code points (at most {MAX_NAME_CODE_POINTS})"
+        )));
+    }
+    if name.contains('\0') {
+        return Err(StoreError::InvalidName(
+            "the name contains U+0000, which a PostgreSQL text column cannot hold".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// A failed database call, its message already scrubbed of secrets.
+#[derive(Debug)]
+pub struct DbError(pub String);
+
+impl Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The pool and what is needed to show the database without its password.
+pub struct Database {
+    pool: Pool,
+    shown_url: String,
+    secrets: Secrets,
+}
+
+impl Database {
+    /// Opens a pool of at most `pool_size` connections to `url` (`postgres://` or
+    /// `postgresql://`), checks that it connects, and creates the schema if missing. The error
+    /// names the URL with its password redacted.
+    pub async fn connect(url: &str, pool_size: usize) -> Result<Database, String> {
+        let shown_url = redact_url(url);
+        let mut secrets = Secrets::default();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(format!(
+                "--db {shown_url}: expected a URL postgres://USER@HOST:PORT/DATABASE"
+            ));
+        }
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| format!("--db {shown_url}: {}", secrets.scrub(describe(&e))))?;
+        // libpq's convention, which tokio-postgres does not read itself.
+        if config.get_password().is_none() {
+            if let Ok(password) = std::env::var("PGPASSWORD") {
+                if !password.is_empty() {
+                    config.password(password.as_bytes());
+                }
+            }
+        }
+        if let Some(password) = config.get_password() {
+            secrets
+                .0
+                .push(String::from_utf8_lossy(password).into_owned());
+        }
+        // The URL's own spelling of the password too (percent-encoded), in case a message quotes it.
+        if let Ok(parsed) = url::Url::parse(url) {
+            if let Some(raw) = parsed.password() {
+                secrets.0.push(raw.to_owned());
+            }
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("userstore-server");
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A connection handed back after an error is checked (`is_closed`) before reuse;
+                // a broken one is dropped and replaced on demand.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_TIMEOUT))
+            .create_timeout(Some(POOL_TIMEOUT))
+            .recycle_timeout(Some(POOL_TIMEOUT))
+            .build()
+            .map_err(|e| format!("--db {shown_url}: {}", secrets.scrub(e)))?;
+        let database = Database {
+            pool,
+            shown_url,
+            secrets,
+        };
+        database.create_schema().await.map_err(|e| {
+            format!(
+                "cannot use the database {}: {e}",
+                database.shown_url.as_str()
+            )
+        })?;
+        Ok(database)
+    }
+
+    /// Closes the pool: its connections are closed, later calls fail.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+
+    /// The URL as shown: its password redacted.
+    pub fn shown_url(&self) -> &str {
+        &self.shown_url
+    }
+
+    fn fail(&self, e: impl Display) -> DbError {
+        DbError(self.secrets.scrub(e))
+    }
+
+    /// A pooled connection.
+    async fn client(&self) -> Result<deadpool_postgres::Object, DbError> {
+        self.pool.get().await.map_err(|e| self.fail(describe(&e)))
+    }
+
+    async fn create_schema(&self) -> Result<(), DbError> {
+        let client = self.client().await?;
+        client.batch_execute(SCHEMA).await.map_err(|e| {
+            // The error's source holds the server's message (the Display alone says "db error").
+            self.fail(describe(&e))
+        })
+    }
+
+    /// Whether the database answers a query through the pool.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        let client = self.client().await?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|e| self.fail(describe(&e)))
+    }
+
+    /// The user's name, or `None`.
+    pub async fn get_name(&self, id: i64) -> Result<Option<String>, DbError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(SELECT_NAME)
+            .await
+            .map_err(|e| self.fail(describe(&e)))?;
+        let row = client
+            .query_opt(&statement, &[&id])
+            .await
+            .map_err(|e| self.fail(describe(&e)))?;
+        row.map(|row| row.try_get::<_, String>(0))
+            .transpose()
+            .map_err(|e| self.fail(describe(&e)))
+    }
+
+    /// Inserts or replaces the user; true if it was created. The caller has run [`check_user`].
+    pub async fn put(&self, id: i64, name: &str) -> Result<bool, DbError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(UPSERT)
+            .await
+            .map_err(|e| self.fail(describe(&e)))?;
+        let row = client
+            .query_one(&statement, &[&id, &name])
+            .await
+            .map_err(|e| self.fail(describe(&e)))?;
+        row.try_get::<_, bool>(0)
+            .map_err(|e| self.fail(describe(&e)))
+    }
+
+    /// Removes the user; true if it existed.
+    pub async fn remove(&self, id: i64) -> Result<bool, DbError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(DELETE)
+            .await
+            .map_err(|e| self.fail(describe(&e)))?;
+        let removed = client
+            .execute(&statement, &[&id])
+            .await
+            .map_err(|e| self.fail(describe(&e)))?;
+        Ok(removed > 0)
+    }
+
+    /// The users named exactly `name`, sorted by id.
+    pub async fn find_by_name(&self, name: &str) -> Result<Vec<(i64, String)>, DbError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(FIND_BY_NAME)
+            .await
+            .map_err(|e| self.fail(describe(&e)))?;
+        let rows = client
+            .query(&statement, &[&name])
+            .await
+            .map_err(|e| self.fail(describe(&e)))?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, tokio_postgres::Error>>()
+            .map_err(|e| self.fail(describe(&e)))
+    }
+
+    /// The number of rows (a full count: /metrics' size gauge, scraped rarely).
+    pub async fn count(&self) -> Result<u64, DbError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(COUNT, &[])
+            .await
+            .map_err(|e| self.fail(describe(&e)))?;
+        let count: i64 = row.try_get(0).map_err(|e| self.fail(describe(&e)))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+}
+
+/// An error with its causes (the server's message, the I/O error), which the `Display` of
+/// tokio-postgres' and deadpool's errors leaves out ("db error"); a cause already quoted by the
+/// text before it is not repeated.
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(next) = cause {
+        let shown = next.to_string();
+        if !text.contains(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        cause = next.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use userstore::Store;
+
+    #[test]
+    fn redact_url_hides_the_password_and_keeps_the_rest() {
+        assert_eq!(
+            redact_url("postgres://alice:s3cret@db.example:5433/users"),
+            "postgres://alice:***@db.example:5433/users"
+        );
+        assert_eq!(
+            redact_url("postgresql://alice@127.0.0.1:5432/userstore"),
+            "postgresql://alice@127.0.0.1:5432/userstore"
+        );
+        let shown = redact_url("postgres://bob@h/db?sslmode=disable&password=hunter2");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("sslmode=disable"), "{shown}");
+        assert!(shown.contains("password=***") || shown.contains("password=%2A%2A%2A"));
+        // Percent-encoded passwords are hidden too.
+        let shown = redact_url("postgres://carol:p%40ss%3Aword@h:1/db");
+        assert!(
+            !shown.contains("p%40ss") && !shown.contains("p@ss"),
+            "{shown}"
+        );
+        // Not a URL: nothing of it is shown.
+        let shown = redact_url("postgres://dave:topsecret@[bad");
+        assert!(!shown.contains("topsecret"), "{shown}");
+    }
+
+    #[test]
+    fn scrub_replaces_every_secret() {
+        let secrets = Secrets(vec!["pw1".into(), "".into()]);
+        assert_eq!(secrets.scrub("a pw1 b pw1"), "a *** b ***");
+        assert_eq!(secrets.scrub("nothing"), "nothing");
+    }
+
+    #[tokio::test]
+    async fn a_connection_error_does_not_show_the_password() {
+        // A port with nothing listening: connect fails.
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let url = format!("postgres://someone:VerySecret123@127.0.0.1:{port}/nowhere");
+        let error = match Database::connect(&url, 1).await {
+            Ok(_) => panic!("connected to a closed port"),
+            Err(e) => e,
+        };
+        assert!(!error.contains("VerySecret123"), "{error}");
+        assert!(error.contains("someone:***@127.0.0.1"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_url_of_another_kind_is_refused_without_showing_it() {
+        let Err(error) = Database::connect("host=h password=abc", 1).await else {
+            panic!("accepted a key=value string")
+        };
+        assert!(!error.contains("abc"), "{error}");
+        assert!(error.contains("expected a URL postgres://"), "{error}");
+    }
+
+    #[test]
+    fn check_user_agrees_with_the_store() {
+        let store = Store::new();
+        let long = "é".repeat(MAX_NAME_CODE_POINTS);
+        let too_long = "é".repeat(MAX_NAME_CODE_POINTS + 1);
+        let emoji = "😀".repeat(MAX_NAME_CODE_POINTS);
+        let cases: [(i64, &str); 8] = [
+            (0, "a"),
+            (i64::MAX, "x"),
+            (-1, "a"),
+            (1, ""),
+            (1, &long),
+            (1, &too_long),
+            (1, &emoji),
+            (i64::MIN, "b"),
+        ];
+        for (id, name) in cases {
+            let ours = check_user(id, name);
+            let store_says = store.put(id, name.as_bytes());
+            assert_eq!(ours, store_says, "id {id}, name of {} chars", name.len());
+        }
+        // PostgreSQL's own limit, beyond the store's rules.
+        assert!(matches!(
+            check_user(1, "a\0b"),
+            Err(StoreError::InvalidName(_))
+        ));
+    }
+}
