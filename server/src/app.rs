@@ -44,6 +44,7 @@ use userstore::core::write_json_string;
 use userstore::{Store, StoreError};
 
 use crate::db::{check_user, Database, DbError};
+use crate::replica::{lsn_text, Phase, ReplicaState};
 use crate::request::{self, parse_id, parse_put_body, BodyError, MAX_BODY_BYTES};
 use crate::telemetry::{Telemetry, NO_ROUTE};
 
@@ -56,6 +57,12 @@ const DISCARD_MAX_BYTES: usize = 16 * 1024 * 1024;
 const DISCARD_MAX_TIME: Duration = Duration::from_secs(2);
 /// ... and no longer than this after the client last sent something.
 const DISCARD_IDLE: Duration = Duration::from_millis(200);
+
+/// Replica mode: the longest a write waits for the replica to apply its commit; then 503.
+pub const WRITE_APPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Replica mode: the longest `/health` waits for the replica to reach the server's position.
+const HEALTH_CATCH_UP: Duration = Duration::from_secs(1);
 
 /// The longest a `PUT` may take, reading its body included; then 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -71,7 +78,10 @@ const PROMETHEUS_TEXT: HeaderValue =
 pub struct AppState {
     store: Store,
     /// `--db-mode direct`: every request goes here; the store stays empty and unused.
+    /// `--db-mode replica`: writes go here; reads come from the store.
     db: Option<Database>,
+    /// `--db-mode replica`: the replication's progress (the store is its replica of the table).
+    replica: Option<ReplicaState>,
     /// The store logs its writes and waits for them ([`Store::is_durable`]).
     durable: bool,
     locks: Box<[Mutex<()>]>,
@@ -85,6 +95,7 @@ impl AppState {
             durable: store.is_durable(),
             store,
             db: None,
+            replica: None,
             locks: (0..ID_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             telemetry: Telemetry::new(store_label)?,
         })
@@ -98,9 +109,36 @@ impl AppState {
         Ok(state)
     }
 
-    /// The database of direct mode.
+    /// The state of replica mode: reads from an empty store that [`crate::replica::run`] keeps
+    /// equal to the table; writes go to `db`.
+    pub fn replica_of(db: Database) -> Result<AppState, String> {
+        let mut state = AppState::new(Store::new(), "native")?;
+        state.db = Some(db);
+        state.replica = Some(ReplicaState::default());
+        Ok(state)
+    }
+
+    /// The database of direct or replica mode.
     pub fn database(&self) -> Option<&Database> {
         self.db.as_ref()
+    }
+
+    /// The replication state of replica mode.
+    pub fn replica(&self) -> Option<&ReplicaState> {
+        self.replica.as_ref()
+    }
+
+    /// The database when every request goes to it (direct mode).
+    fn direct_db(&self) -> Option<&Database> {
+        match self.replica {
+            None => self.db.as_ref(),
+            Some(_) => None,
+        }
+    }
+
+    /// The database and replica of replica mode.
+    fn replica_db(&self) -> Option<(&Database, &ReplicaState)> {
+        Some((self.db.as_ref()?, self.replica.as_ref()?))
     }
 
     /// The store.
@@ -461,7 +499,10 @@ fn id_param(params: &RawPathParams) -> Result<i64, String> {
 }
 
 async fn health(State(state): State<Shared>) -> Response {
-    if let Some(db) = &state.db {
+    if let Some((db, replica)) = state.replica_db() {
+        return replica_health(db, replica).await;
+    }
+    if let Some(db) = state.direct_db() {
         if let Err(e) = db.ping().await {
             tracing::error!("health check: the database does not answer: {e}");
             return json(
@@ -473,6 +514,65 @@ async fn health(State(state): State<Shared>) -> Response {
         }
     }
     json(StatusCode::OK, Bytes::from_static(b"{\"status\":\"ok\"}"))
+}
+
+/// `/health` in replica mode: 200 once every transaction committed before the call is in the store
+/// (the applied position reaches the server's flush position read now, waited for up to
+/// [`HEALTH_CATCH_UP`]); 503 while connecting, copying, reconnecting or behind, with the reason.
+async fn replica_health(db: &Database, replica: &ReplicaState) -> Response {
+    let (phase, reason) = replica.status();
+    let applied = replica.applied();
+    let body = |status: &str, phase: &str, error: Option<&str>| {
+        let mut out = Vec::with_capacity(128);
+        out.extend_from_slice(b"{\"status\":");
+        write_json_string(&mut out, status);
+        out.extend_from_slice(b",\"replica\":");
+        write_json_string(&mut out, phase);
+        out.extend_from_slice(b",\"applied_lsn\":");
+        write_json_string(&mut out, &lsn_text(applied));
+        if let Some(error) = error {
+            out.extend_from_slice(b",\"error\":");
+            write_json_string(&mut out, error);
+        }
+        out.push(b'}');
+        out
+    };
+    if phase != Phase::Streaming {
+        let reason = reason.unwrap_or_else(|| phase.label().to_owned());
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            body("unavailable", phase.label(), Some(&reason)),
+        );
+    }
+    let target = match db.flush_lsn().await {
+        Ok(lsn) => lsn,
+        Err(e) => {
+            tracing::error!("health check: the database does not answer: {e}");
+            return json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                body(
+                    "unavailable",
+                    "streaming",
+                    Some("the database does not answer"),
+                ),
+            );
+        }
+    };
+    if replica.wait_applied(target, HEALTH_CATCH_UP).await {
+        json(StatusCode::OK, body("ok", "streaming", None))
+    } else {
+        let behind = target.saturating_sub(replica.applied());
+        json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            body(
+                "unavailable",
+                "behind",
+                Some(&format!(
+                    "the replica is {behind} WAL bytes behind the database"
+                )),
+            ),
+        )
+    }
 }
 
 /// The answer to a failed database call; its cause (secrets scrubbed) goes to the log.
@@ -501,7 +601,17 @@ fn write_user_json(out: &mut Vec<u8>, id: i64, name: &str) {
 }
 
 async fn metrics(State(state): State<Shared>) -> Response {
-    let users = match &state.db {
+    if let Some((db, replica)) = state.replica_db() {
+        let lag_bytes = match db.flush_lsn().await {
+            Ok(flushed) => Some(flushed.saturating_sub(replica.applied())),
+            Err(e) => {
+                tracing::error!("metrics: cannot read the server's WAL position: {e}");
+                None
+            }
+        };
+        state.telemetry.set_replica(replica, lag_bytes);
+    }
+    let users = match state.direct_db() {
         None => Some(state.store.len()),
         Some(db) => match db.count().await {
             Ok(count) => Some(count),
@@ -522,7 +632,7 @@ async fn get_user(State(state): State<Shared>, params: RawPathParams) -> Respons
         Ok(id) => id,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
-    if let Some(db) = &state.db {
+    if let Some(db) = state.direct_db() {
         return match db.get_name(id).await {
             Ok(Some(name)) => json(StatusCode::OK, user_json(id, &name)),
             Ok(None) => not_found(id),
@@ -551,7 +661,10 @@ async fn put_user(State(state): State<Shared>, params: RawPathParams, req: Reque
         Ok(name) => name,
         Err(BodyError::Refused(message)) => return error(StatusCode::BAD_REQUEST, &message),
     };
-    if let Some(db) = &state.db {
+    if let Some((db, replica)) = state.replica_db() {
+        return put_replica(db, replica, id, name).await;
+    }
+    if let Some(db) = state.direct_db() {
         return put_direct(db, id, name).await;
     }
     // One lock stripe per id: a concurrent PUT or DELETE of the same id cannot make 201/200 wrong.
@@ -606,6 +719,52 @@ async fn put_direct(db: &Database, id: i64, name: Vec<u8>) -> Response {
         ),
         Err(e) => db_error(&e),
     }
+}
+
+/// PUT in replica mode: checked as in direct mode, the upsert in PostgreSQL, then the answer once
+/// the store has applied that commit (read-your-writes), or 503 after [`WRITE_APPLY_TIMEOUT`].
+async fn put_replica(db: &Database, replica: &ReplicaState, id: i64, name: Vec<u8>) -> Response {
+    let Ok(name) = String::from_utf8(name) else {
+        return error(StatusCode::BAD_REQUEST, request::NOT_UTF8);
+    };
+    if let Err(e) = check_user(id, &name) {
+        return store_error(&e);
+    }
+    match db.put_lsn(id, &name).await {
+        Ok((created, lsn)) => {
+            if let Err(response) = await_applied(replica, lsn).await {
+                return response;
+            }
+            json(
+                if created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                },
+                user_json(id, &name),
+            )
+        }
+        Err(e) => db_error(&e),
+    }
+}
+
+/// Waits until the replica has applied up to `lsn` (a write's commit); the 503 otherwise.
+async fn await_applied(replica: &ReplicaState, lsn: u64) -> Result<(), Response> {
+    if replica.wait_applied(lsn, WRITE_APPLY_TIMEOUT).await {
+        return Ok(());
+    }
+    let (phase, _) = replica.status();
+    tracing::warn!(
+        "a write committed at {} is not applied by the replica after {} s ({}, applied {})",
+        lsn_text(lsn),
+        WRITE_APPLY_TIMEOUT.as_secs(),
+        phase.label(),
+        lsn_text(replica.applied())
+    );
+    Err(error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the write is committed in the database, but this instance's replica has not applied it in time",
+    ))
 }
 
 /// The request body, at most [`MAX_BODY_BYTES`]: a declared Content-Length over the limit is
@@ -667,7 +826,17 @@ async fn delete_user(State(state): State<Shared>, params: RawPathParams) -> Resp
         Ok(id) => id,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
-    if let Some(db) = &state.db {
+    if let Some((db, replica)) = state.replica_db() {
+        return match db.remove_lsn(id).await {
+            Ok((removed, lsn)) => match await_applied(replica, lsn).await {
+                Err(response) => response,
+                Ok(()) if removed => StatusCode::NO_CONTENT.into_response(),
+                Ok(()) => not_found(id),
+            },
+            Err(e) => db_error(&e),
+        };
+    }
+    if let Some(db) = state.direct_db() {
         return match db.remove(id).await {
             Ok(true) => StatusCode::NO_CONTENT.into_response(),
             Ok(false) => not_found(id),
@@ -692,7 +861,7 @@ async fn find_users(State(state): State<Shared>, RawQuery(query): RawQuery) -> R
         Ok(None) => return error(StatusCode::BAD_REQUEST, request::MISSING_NAME_PARAMETER),
         Err(request::BadEscape) => return error(StatusCode::BAD_REQUEST, request::BAD_QUERY),
     };
-    if let Some(db) = &state.db {
+    if let Some(db) = state.direct_db() {
         return match db.find_by_name(&name).await {
             Ok(users) => {
                 let mut out = Vec::with_capacity(2 + users.len() * (name.len() + 32));

@@ -37,6 +37,9 @@ const UPSERT: &str = "INSERT INTO users (id, name) VALUES ($1, $2) \
 const DELETE: &str = "DELETE FROM users WHERE id = $1";
 const FIND_BY_NAME: &str = "SELECT id, name FROM users WHERE name = $1 ORDER BY id";
 const COUNT: &str = "SELECT count(*) FROM users";
+/// WAL positions as numbers (bytes from 0/0).
+const CURRENT_LSN: &str = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint";
+const FLUSH_LSN: &str = "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint";
 
 /// The longest a request waits for a pooled connection, or for a new one to be opened.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -46,7 +49,8 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum DbMode {
     /// Every request goes to PostgreSQL.
     Direct,
-    /// Reads from the in-process store, kept equal to the table by logical replication (pending).
+    /// Reads from the in-process store, kept equal to the table by logical replication; writes
+    /// go to PostgreSQL ([`crate::replica`]).
     Replica,
 }
 
@@ -136,6 +140,8 @@ pub struct Database {
     pool: Pool,
     shown_url: String,
     secrets: Secrets,
+    /// The parsed URL (password included): replica mode opens its replication session from it.
+    config: tokio_postgres::Config,
 }
 
 impl Database {
@@ -176,7 +182,7 @@ impl Database {
             config.application_name("userstore-server");
         }
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 // A connection handed back after an error is checked (`is_closed`) before reuse;
@@ -196,6 +202,7 @@ impl Database {
             pool,
             shown_url,
             secrets,
+            config,
         };
         database.create_schema().await.map_err(|e| {
             format!(
@@ -216,12 +223,64 @@ impl Database {
         &self.shown_url
     }
 
-    fn fail(&self, e: impl Display) -> DbError {
+    /// `e` as a [`DbError`]: its causes included, every secret scrubbed.
+    pub fn fail(&self, e: impl Display) -> DbError {
         DbError(self.secrets.scrub(e))
     }
 
+    /// `e` (with its causes) as a [`DbError`], secrets scrubbed.
+    pub fn fail_error(&self, e: &(dyn std::error::Error + 'static)) -> DbError {
+        self.fail(describe(e))
+    }
+
+    /// The parsed URL, password included: only for opening connections, never to be shown.
+    pub fn config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    /// The server's WAL write position now (`pg_current_wal_lsn()`), as a number, on `client`.
+    async fn wal_lsn_on(&self, client: &deadpool_postgres::Object) -> Result<u64, DbError> {
+        let statement = client
+            .prepare_cached(CURRENT_LSN)
+            .await
+            .map_err(|e| self.fail(describe(&e)))?;
+        let row = client
+            .query_one(&statement, &[])
+            .await
+            .map_err(|e| self.fail(describe(&e)))?;
+        let lsn: i64 = row.try_get(0).map_err(|e| self.fail(describe(&e)))?;
+        Ok(u64::try_from(lsn).unwrap_or(0))
+    }
+
+    /// The server's WAL flush position (`pg_current_wal_flush_lsn()`): every transaction committed
+    /// before the call is at or before it.
+    pub async fn flush_lsn(&self) -> Result<u64, DbError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(FLUSH_LSN, &[])
+            .await
+            .map_err(|e| self.fail(describe(&e)))?;
+        let lsn: i64 = row.try_get(0).map_err(|e| self.fail(describe(&e)))?;
+        Ok(u64::try_from(lsn).unwrap_or(0))
+    }
+
+    /// [`Database::put`], then the WAL position read on the same connection after its commit:
+    /// once a replica has applied up to that position, it holds the write.
+    pub async fn put_lsn(&self, id: i64, name: &str) -> Result<(bool, u64), DbError> {
+        let client = self.client().await?;
+        let created = Self::put_on(self, &client, id, name).await?;
+        Ok((created, self.wal_lsn_on(&client).await?))
+    }
+
+    /// [`Database::remove`], then the WAL position after its commit (see [`Database::put_lsn`]).
+    pub async fn remove_lsn(&self, id: i64) -> Result<(bool, u64), DbError> {
+        let client = self.client().await?;
+        let removed = Self::remove_on(self, &client, id).await?;
+        Ok((removed, self.wal_lsn_on(&client).await?))
+    }
+
     /// A pooled connection.
-    async fn client(&self) -> Result<deadpool_postgres::Object, DbError> {
+    pub async fn client(&self) -> Result<deadpool_postgres::Object, DbError> {
         self.pool.get().await.map_err(|e| self.fail(describe(&e)))
     }
 
@@ -262,6 +321,15 @@ impl Database {
     /// Inserts or replaces the user; true if it was created. The caller has run [`check_user`].
     pub async fn put(&self, id: i64, name: &str) -> Result<bool, DbError> {
         let client = self.client().await?;
+        self.put_on(&client, id, name).await
+    }
+
+    async fn put_on(
+        &self,
+        client: &deadpool_postgres::Object,
+        id: i64,
+        name: &str,
+    ) -> Result<bool, DbError> {
         let statement = client
             .prepare_cached(UPSERT)
             .await
@@ -277,6 +345,14 @@ impl Database {
     /// Removes the user; true if it existed.
     pub async fn remove(&self, id: i64) -> Result<bool, DbError> {
         let client = self.client().await?;
+        self.remove_on(&client, id).await
+    }
+
+    async fn remove_on(
+        &self,
+        client: &deadpool_postgres::Object,
+        id: i64,
+    ) -> Result<bool, DbError> {
         let statement = client
             .prepare_cached(DELETE)
             .await
@@ -320,7 +396,7 @@ impl Database {
 /// An error with its causes (the server's message, the I/O error), which the `Display` of
 /// tokio-postgres' and deadpool's errors leaves out ("db error"); a cause already quoted by the
 /// text before it is not repeated.
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(next) = cause {

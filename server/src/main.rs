@@ -16,11 +16,17 @@
 //! With `--db postgres://USER@HOST:PORT/DB --db-mode direct` every request goes to PostgreSQL
 //! instead ([`db`], docs/SERVICE.md "Database modes"): the table is created if missing at start, and
 //! the URL is shown with its password redacted. `--db` excludes `--users` and `--snapshot`;
-//! `--db-mode` needs `--db`; `--data-dir` does not combine with direct mode. `--db-mode replica` is
-//! accepted by the parser and refused at start: it is not available yet.
+//! `--db-mode` needs `--db`; `--data-dir` does not combine with direct mode.
+//!
+//! With `--db URL --db-mode replica` reads come from the in-process store, kept equal to the table
+//! by logical replication ([`replica`]); writes go to PostgreSQL and are answered once the store has
+//! applied their commit. `--data-dir` with replica mode (a durable replica) is refused: it needs
+//! the applied position stored with the data, which the core does not offer yet.
 
 mod app;
 mod db;
+mod pgoutput;
+mod replica;
 mod request;
 mod telemetry;
 
@@ -91,7 +97,8 @@ struct Options {
     #[arg(long, value_name = "URL", conflicts_with_all = ["users", "snapshot"], requires = "db_mode")]
     db: Option<String>,
 
-    /// How --db is used: direct (every request goes to PostgreSQL) or replica (not available yet)
+    /// How --db is used: direct (every request goes to PostgreSQL) or replica (reads from the
+    /// in-process store kept equal to the table by logical replication; writes to PostgreSQL)
     #[arg(long, value_enum, requires = "db")]
     db_mode: Option<DbMode>,
 
@@ -181,22 +188,23 @@ fn run(options: &Options) -> Result<ExitCode, String> {
 
 /// `--db URL --db-mode direct`: the pool, the schema, then the same server over the database.
 fn run_direct(options: &Options, url: &str) -> Result<ExitCode, String> {
-    match options.db_mode {
-        Some(DbMode::Direct) => {}
-        Some(DbMode::Replica) => {
-            return Err(
-                "--db-mode replica is not yet available in userstore-server; use --db-mode direct"
-                    .to_owned(),
-            )
-        }
+    let mode = match options.db_mode {
+        Some(mode) => mode,
         // clap requires --db-mode with --db; kept for a caller that builds Options by hand.
-        None => return Err("--db needs --db-mode direct".to_owned()),
-    }
+        None => return Err("--db needs --db-mode direct or replica".to_owned()),
+    };
     if options.data_dir.is_some() {
-        return Err(
-            "--data-dir cannot be used with --db-mode direct: the data lives in PostgreSQL"
-                .to_owned(),
-        );
+        return Err(match mode {
+            DbMode::Direct => {
+                "--data-dir cannot be used with --db-mode direct: the data lives in PostgreSQL"
+            }
+            DbMode::Replica => {
+                "--data-dir cannot be used with --db-mode replica yet: a durable replica needs the \
+                 applied replication position stored with the store's data, which is not \
+                 available yet; run the replica without --data-dir (it copies the table at start)"
+            }
+        }
+        .to_owned());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -210,8 +218,22 @@ fn run_direct(options: &Options, url: &str) -> Result<ExitCode, String> {
         options.db_pool,
         millis(start)
     ));
-    let label = format!("postgres (direct, {})", db.shown_url());
-    let state = Arc::new(AppState::direct(db)?);
+    let state = match mode {
+        DbMode::Direct => Arc::new(AppState::direct(db)?),
+        DbMode::Replica => {
+            let state = Arc::new(AppState::replica_of(db)?);
+            runtime.spawn(replica::run(state.clone()));
+            state
+        }
+    };
+    let label = match mode {
+        DbMode::Direct => "direct",
+        DbMode::Replica => "replica: reads from the native store",
+    };
+    let label = format!(
+        "postgres ({label}, {})",
+        state.database().map_or("", |db| db.shown_url())
+    );
     let signal_number = runtime.block_on(serve(options, state.clone(), &label))?;
     runtime.shutdown_timeout(Duration::from_millis(100));
     if let Some(db) = state.database() {

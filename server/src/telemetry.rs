@@ -6,11 +6,13 @@
 //! one process. Histogram handles are registered once per (route, method, status) and cached:
 //! a request then costs one atomic push, with no key hashing or allocation.
 
+use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::replica::{Phase, ReplicaState};
 use axum::http::{Method, StatusCode};
-use metrics::{Gauge, Histogram, Key, Label, Level, Metadata, Recorder, Unit};
+use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder, Unit};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
@@ -56,6 +58,19 @@ pub struct Telemetry {
     handle: PrometheusHandle,
     histograms: Box<[OnceLock<Histogram>]>,
     users: Gauge,
+    /// Replica mode's gauges, registered on first use.
+    replica: OnceLock<ReplicaGauges>,
+}
+
+/// `--db-mode replica`: where the replica is (see [`Telemetry::set_replica`]).
+struct ReplicaGauges {
+    applied_lsn: Gauge,
+    lag_bytes: Gauge,
+    lag_seconds: Gauge,
+    rejected_rows: Counter,
+    reconnects: Counter,
+    copies: Counter,
+    connected: Gauge,
 }
 
 impl Telemetry {
@@ -84,6 +99,7 @@ impl Telemetry {
             handle,
             histograms,
             users,
+            replica: OnceLock::new(),
         })
     }
 
@@ -123,6 +139,74 @@ impl Telemetry {
     pub fn render_users(&self, users: Option<u64>) -> String {
         self.users.set(users.map_or(f64::NAN, |n| n as f64));
         self.handle.render()
+    }
+
+    fn gauge(&self, name: &'static str, help: &'static str) -> Gauge {
+        self.recorder.describe_gauge(name.into(), None, help.into());
+        self.recorder
+            .register_gauge(&Key::from_name(name), &metadata())
+    }
+
+    fn counter(&self, name: &'static str, help: &'static str) -> Counter {
+        self.recorder
+            .describe_counter(name.into(), None, help.into());
+        self.recorder
+            .register_counter(&Key::from_name(name), &metadata())
+    }
+
+    /// Sets the replica's gauges for the next rendering: the applied position (bytes from 0/0),
+    /// the lag in WAL bytes (`lag_bytes`: the server's flush position minus the applied one; NaN
+    /// when the server cannot be asked), the last applied transaction's delay from its commit, the
+    /// rows not applied, the reconnects, the copies and whether the stream is up.
+    pub fn set_replica(&self, replica: &ReplicaState, lag_bytes: Option<u64>) {
+        let gauges = self.replica.get_or_init(|| ReplicaGauges {
+            applied_lsn: self.gauge(
+                "userstore_replica_applied_lsn",
+                "WAL position (bytes from 0/0) up to which every transaction is in the store",
+            ),
+            lag_bytes: self.gauge(
+                "userstore_replica_lag_bytes",
+                "Server WAL flush position minus the applied position, in bytes",
+            ),
+            lag_seconds: self.gauge(
+                "userstore_replica_lag_seconds",
+                "Time from the last applied transaction's commit on the server to its apply here",
+            ),
+            rejected_rows: self.counter(
+                "userstore_replica_rejected_rows_total",
+                "Rows that break the store's rules, reported and not applied",
+            ),
+            reconnects: self.counter(
+                "userstore_replica_reconnects_total",
+                "Replication sessions that ended and were started again",
+            ),
+            copies: self.counter(
+                "userstore_replica_copies_total",
+                "Initial copies of the table made",
+            ),
+            connected: self.gauge(
+                "userstore_replica_connected",
+                "1 while the replication stream is up, 0 otherwise",
+            ),
+        });
+        gauges.applied_lsn.set(replica.applied() as f64);
+        gauges
+            .lag_bytes
+            .set(lag_bytes.map_or(f64::NAN, |bytes| bytes as f64));
+        gauges
+            .lag_seconds
+            .set(replica.last_commit_delay_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        gauges
+            .rejected_rows
+            .absolute(replica.rejected_rows.load(Ordering::Relaxed));
+        gauges
+            .reconnects
+            .absolute(replica.reconnects.load(Ordering::Relaxed));
+        gauges
+            .copies
+            .absolute(replica.copies.load(Ordering::Relaxed));
+        let streaming = replica.status().0 == Phase::Streaming;
+        gauges.connected.set(if streaming { 1.0 } else { 0.0 });
     }
 
     /// Folds the samples recorded since the last call into the histograms' buckets.

@@ -413,8 +413,19 @@ fn flag_combinations_that_do_not_fit_are_refused() {
             "--data-dir cannot be used with --db-mode direct",
         ),
         (
-            vec!["--db", url, "--db-mode", "replica"],
-            "--db-mode replica is not yet available",
+            vec![
+                "--db",
+                url,
+                "--db-mode",
+                "replica",
+                "--data-dir",
+                "/tmp/nowhere",
+            ],
+            "--data-dir cannot be used with --db-mode replica yet",
+        ),
+        (
+            vec!["--db", url, "--db-mode", "replica", "--users", "5"],
+            "cannot be used with",
         ),
     ] {
         let (status, stderr) = run_to_end(&args);

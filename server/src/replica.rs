@@ -1,0 +1,783 @@
+//! `--db URL --db-mode replica`: the in-process core store kept equal to the `users` table by
+//! logical replication (`pgoutput`, protocol 1), as userstore-postgres' `PostgresReplica` does for
+//! the JVM stores (docs/POSTGRES.md); reads are answered from the store, writes go to PostgreSQL
+//! and are answered once the store has applied their commit ([`ReplicaState::wait_applied`]).
+//!
+//! The replication protocol is carried by pgwire-replication, a maintained tokio crate (the
+//! replication sub-protocol, `CopyBoth`, is not available in tokio-postgres releases). Its *gated*
+//! session runs `CREATE_REPLICATION_SLOT ... TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT` and then
+//! `START_REPLICATION` on one connection, so the initial copy is read (on a pooled tokio-postgres
+//! connection) inside the slot's exported snapshot: it ends exactly at the slot's consistent point,
+//! where the stream starts. Nothing is lost, nothing applied twice.
+//!
+//! Per session:
+//! 1. the table, its index and the publication `userstore_users` are created if missing (the same
+//!    advisory lock and names as the Kotlin library, so both kinds of replica share a database);
+//! 2. a temporary slot `userstore_rs_<random>` and the copy in its snapshot: into an empty store
+//!    in batches; into a store that holds data (a reconnect) as ONE `apply_batch` of the difference,
+//!    so readers go from the old state to the new one in one step;
+//! 3. the stream: each transaction's changes collapsed per id to their final state
+//!    ([`Transaction`]) and applied as ONE `Store::apply_batch` at its Commit; a reader never sees
+//!    half of a source transaction.
+//!
+//! Rows that break the store's rules (docs/RULES.md) are reported (a warning naming the id and
+//! the reason, `userstore_replica_rejected_rows_total`) and counted as absent: not applied, and an
+//! earlier version of the row is removed. Any failure ends the session; the store keeps serving
+//! its last state, `/health` says why it is not caught up, and a new session starts after a backoff
+//! (100 ms doubling to 10 s, with jitter): a new temporary slot and a new copy (a diff).
+
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::TryStreamExt;
+use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, ReplicationEvent, TlsConfig};
+use tokio::sync::watch;
+use userstore::Store;
+
+use crate::app::AppState;
+use crate::db::{check_user, Database, DbError};
+use crate::pgoutput::{self, Column, Message};
+
+/// The publication the replicas read (the same name as userstore-postgres').
+pub const PUBLICATION: &str = "userstore_users";
+
+/// Creates the publication if missing, under the schema's advisory lock.
+const CREATE_PUBLICATION: &str = "BEGIN;
+SELECT pg_advisory_xact_lock(8463219666996981618);
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'userstore_users') THEN
+    CREATE PUBLICATION userstore_users FOR TABLE users;
+  END IF;
+END $$;
+COMMIT;";
+
+/// Rows per `apply_batch` when the copy fills an empty store.
+const COPY_BATCH: usize = 10_000;
+
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Microseconds from 1970-01-01 to 2000-01-01 (PostgreSQL's epoch).
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// `X/Y`, PostgreSQL's spelling of a WAL position.
+pub fn lsn_text(lsn: u64) -> String {
+    format!("{:X}/{:X}", lsn >> 32, lsn & 0xFFFF_FFFF)
+}
+
+/// Where the replica is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Connecting,
+    Copying,
+    Streaming,
+    Reconnecting,
+}
+
+impl Phase {
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Connecting => "connecting",
+            Phase::Copying => "copying",
+            Phase::Streaming => "streaming",
+            Phase::Reconnecting => "reconnecting",
+        }
+    }
+}
+
+/// What the handlers read: the applied position (waited on by writes), the phase, the last error
+/// and the counters.
+pub struct ReplicaState {
+    applied: watch::Sender<u64>,
+    status: Mutex<(Phase, Option<String>)>,
+    pub rejected_rows: AtomicU64,
+    pub reconnects: AtomicU64,
+    pub copies: AtomicU64,
+    /// Microseconds from the last applied transaction's commit on the server to its apply here.
+    pub last_commit_delay_micros: AtomicU64,
+}
+
+impl Default for ReplicaState {
+    fn default() -> Self {
+        ReplicaState {
+            applied: watch::Sender::new(0),
+            status: Mutex::new((Phase::Connecting, None)),
+            rejected_rows: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            copies: AtomicU64::new(0),
+            last_commit_delay_micros: AtomicU64::new(0),
+        }
+    }
+}
+
+impl ReplicaState {
+    /// The WAL position up to which every transaction is in the store (0 before the first copy).
+    pub fn applied(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    fn advance(&self, lsn: u64) {
+        self.applied.send_if_modified(|applied| {
+            if lsn > *applied {
+                *applied = lsn;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// The phase and the reason it is not streaming (secrets already scrubbed).
+    pub fn status(&self) -> (Phase, Option<String>) {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_status(&self, phase: Phase, reason: Option<String>) {
+        *self.status.lock().unwrap_or_else(PoisonError::into_inner) = (phase, reason);
+    }
+
+    /// Waits until the applied position reaches `lsn`; false after `timeout`.
+    pub async fn wait_applied(&self, lsn: u64, timeout: Duration) -> bool {
+        let mut rx = self.applied.subscribe();
+        let reached = tokio::time::timeout(timeout, rx.wait_for(|&applied| applied >= lsn))
+            .await
+            .is_ok_and(|waited| waited.is_ok());
+        reached
+    }
+}
+
+/// One source transaction's changes, collapsed per id to the final state: `Some(name)` = put,
+/// `None` = removed. `truncated`: the table was truncated first (every id not put afterwards goes).
+#[derive(Debug, Default)]
+pub struct Transaction {
+    changes: HashMap<i64, Option<String>>,
+    truncated: bool,
+}
+
+impl Transaction {
+    pub fn put(&mut self, id: i64, name: String) {
+        self.changes.insert(id, Some(name));
+    }
+
+    pub fn remove(&mut self, id: i64) {
+        self.changes.insert(id, None);
+    }
+
+    pub fn truncate(&mut self) {
+        self.changes.clear();
+        self.truncated = true;
+    }
+
+    /// The name `id` has at this point of the transaction: its pending change, else the store's.
+    fn current(&self, store: &Store, id: i64) -> Option<String> {
+        match self.changes.get(&id) {
+            Some(change) => change.clone(),
+            None if self.truncated => None,
+            None => store.get(id).ok().flatten(),
+        }
+    }
+
+    /// The batch for `store`: puts and removes, disjoint (each id once).
+    pub fn batch(self, store: &Store) -> (Vec<(i64, String)>, Vec<i64>) {
+        let mut puts = Vec::new();
+        let mut removes = Vec::new();
+        for (id, change) in self.changes {
+            match change {
+                Some(name) => puts.push((id, name)),
+                None => removes.push(id),
+            }
+        }
+        if self.truncated {
+            let kept: HashSet<i64> = puts.iter().map(|(id, _)| *id).collect();
+            let already: HashSet<i64> = removes.iter().copied().collect();
+            for id in all_ids(store) {
+                if !kept.contains(&id) && !already.contains(&id) {
+                    removes.push(id);
+                }
+            }
+        }
+        (puts, removes)
+    }
+}
+
+/// Every id of the store, by pages.
+fn all_ids(store: &Store) -> Vec<i64> {
+    let mut ids = Vec::with_capacity(usize::try_from(store.len()).unwrap_or(0));
+    let mut from = 0i64;
+    loop {
+        let mut last = None;
+        let _ = store.scan_utf8_with(from, COPY_BATCH, |id, _| {
+            ids.push(id as i64);
+            last = Some(id as i64);
+        });
+        match last {
+            Some(id) if id < i64::MAX => from = id + 1,
+            _ => return ids,
+        }
+    }
+}
+
+/// Where `id` and `name` are in the `users` relation.
+#[derive(Clone, Copy, Debug)]
+struct Columns {
+    id: usize,
+    name: usize,
+}
+
+/// What one row of the stream or the copy means for the store: a valid user or an absent one.
+/// A row that breaks the rules is reported here.
+fn admit(state: &ReplicaState, id: i64, name: &str) -> Option<String> {
+    match check_user(id, name) {
+        Ok(()) => Some(name.to_owned()),
+        Err(e) => {
+            state.rejected_rows.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("replica: row id {id} not applied: {e}");
+            None
+        }
+    }
+}
+
+fn text(column: Option<&Column>) -> Option<&[u8]> {
+    match column {
+        Some(Column::Text(bytes)) => Some(bytes),
+        _ => None,
+    }
+}
+
+fn parse_id(column: Option<&Column>) -> Result<i64, String> {
+    let bytes = text(column).ok_or("a row without an id in text format")?;
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| "an id that is not a bigint".to_owned())
+}
+
+/// Applies one decoded change message to `txn`.
+fn apply_change(
+    state: &ReplicaState,
+    store: &Store,
+    relations: &HashMap<u32, Columns>,
+    txn: &mut Transaction,
+    message: Message,
+) -> Result<(), String> {
+    let columns = |oid: u32| {
+        relations
+            .get(&oid)
+            .copied()
+            .ok_or_else(|| format!("a change for relation {oid} before its Relation message"))
+    };
+    match message {
+        Message::Insert { oid, new }
+        | Message::Update {
+            oid,
+            new,
+            old: None,
+        } => {
+            let c = columns(oid)?;
+            let id = parse_id(new.get(c.id))?;
+            let name = match new.get(c.name) {
+                Some(Column::Unchanged) => txn.current(store, id),
+                Some(Column::Text(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
+                _ => return Err(format!("row id {id}: a name that is not text")),
+            };
+            match name.and_then(|name| admit(state, id, &name)) {
+                Some(name) => txn.put(id, name),
+                None => txn.remove(id),
+            }
+        }
+        Message::Update {
+            oid,
+            new,
+            old: Some(old),
+        } => {
+            let c = columns(oid)?;
+            let old_id = parse_id(old.get(c.id))?;
+            let id = parse_id(new.get(c.id))?;
+            let name = match new.get(c.name) {
+                Some(Column::Unchanged) => txn.current(store, old_id),
+                Some(Column::Text(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
+                _ => return Err(format!("row id {id}: a name that is not text")),
+            };
+            if old_id != id {
+                txn.remove(old_id);
+            }
+            match name.and_then(|name| admit(state, id, &name)) {
+                Some(name) => txn.put(id, name),
+                None => txn.remove(id),
+            }
+        }
+        Message::Delete { oid, old } => {
+            let c = columns(oid)?;
+            txn.remove(parse_id(old.get(c.id))?);
+        }
+        Message::Truncate { oids } if oids.iter().any(|oid| relations.contains_key(oid)) => {
+            txn.truncate();
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Runs the replica of `app` (its database, store and replica state) forever: sessions, and a
+/// backoff between them.
+pub async fn run(app: Arc<AppState>) {
+    let (Some(db), Some(state)) = (app.database(), app.replica()) else {
+        return;
+    };
+    let store = app.store();
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        let error = match session(db, store, state, &mut backoff).await {
+            Ok(()) => "the replication stream ended".to_owned(),
+            Err(e) => e.0,
+        };
+        state.reconnects.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            "replica: disconnected ({error}); the store keeps serving its last state; reconnecting in {} ms",
+            backoff.as_millis()
+        );
+        state.set_status(Phase::Reconnecting, Some(error));
+        let jitter =
+            RandomState::new().build_hasher().finish() % (backoff.as_millis() as u64 / 2 + 1);
+        tokio::time::sleep(backoff + Duration::from_millis(jitter)).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+async fn session(
+    db: &Database,
+    store: &Store,
+    state: &ReplicaState,
+    backoff: &mut Duration,
+) -> Result<(), DbError> {
+    let (phase, _) = state.status();
+    if phase != Phase::Reconnecting {
+        state.set_status(Phase::Connecting, Some("connecting to the database".into()));
+    }
+    let client = db.client().await?;
+    client
+        .batch_execute(crate::db::SCHEMA)
+        .await
+        .map_err(|e| db.fail_error(&e))?;
+    client
+        .batch_execute(CREATE_PUBLICATION)
+        .await
+        .map_err(|e| db.fail_error(&e))?;
+
+    let slot = format!(
+        "userstore_rs_{:016x}",
+        RandomState::new().build_hasher().finish()
+    );
+    let mut repl = ReplicationClient::connect_gated(replication_config(db, &slot)?)
+        .await
+        .map_err(|e| db.fail_error(&e))?;
+    let rows = repl
+        .simple_query(&format!(
+            "CREATE_REPLICATION_SLOT {slot} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT"
+        ))
+        .await
+        .map_err(|e| db.fail_error(&e))?;
+    let field = |i: usize| -> Result<String, DbError> {
+        rows.first()
+            .and_then(|row| row.get(i))
+            .and_then(|v| v.as_ref())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .ok_or_else(|| DbError("CREATE_REPLICATION_SLOT answered without a position".into()))
+    };
+    let consistent_point = Lsn::parse(&field(1)?)
+        .map_err(|e| DbError(format!("CREATE_REPLICATION_SLOT: bad position: {e}")))?
+        .as_u64();
+    let snapshot = field(2)?;
+
+    // The copy, inside the slot's snapshot (valid until the replication session's next command).
+    state.set_status(Phase::Copying, Some("copying the table".into()));
+    let started = std::time::Instant::now();
+    client
+        .batch_execute(&format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot}'"
+        ))
+        .await
+        .map_err(|e| db.fail_error(&e))?;
+    let copied = copy(db, &client, store, state).await;
+    // The transaction only read; a failed COMMIT changes nothing.
+    let _ = client.batch_execute("COMMIT").await;
+    let copied = copied?;
+    drop(client);
+    state.copies.fetch_add(1, Ordering::Relaxed);
+    state.advance(consistent_point);
+    tracing::info!(
+        "replica: copied {copied} rows in {} ms; streaming from {} (slot {slot})",
+        started.elapsed().as_millis(),
+        lsn_text(consistent_point)
+    );
+
+    repl.start().await.map_err(|e| db.fail_error(&e))?;
+    repl.wait_started().await.map_err(|e| db.fail_error(&e))?;
+    repl.update_applied_lsn(Lsn::from_u64(consistent_point));
+    state.set_status(Phase::Streaming, None);
+    *backoff = MIN_BACKOFF;
+
+    let mut relations: HashMap<u32, Columns> = HashMap::new();
+    let mut txn: Option<Transaction> = None;
+    loop {
+        let event = match repl.recv().await {
+            Ok(Some(event)) => event,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(db.fail_error(&e)),
+        };
+        match event {
+            ReplicationEvent::Begin { .. } => txn = Some(Transaction::default()),
+            ReplicationEvent::XLogData { data, .. } => {
+                let message = pgoutput::decode(&data).map_err(|e| DbError(e.to_string()))?;
+                match message {
+                    Message::Relation {
+                        oid, name, columns, ..
+                    } => {
+                        if name == "users" {
+                            let find = |wanted: &str| columns.iter().position(|c| c.name == wanted);
+                            let (Some(id), Some(name)) = (find("id"), find("name")) else {
+                                return Err(DbError(
+                                    "the users table has no id or no name column".into(),
+                                ));
+                            };
+                            relations.insert(oid, Columns { id, name });
+                        }
+                    }
+                    Message::Begin { .. } => txn = Some(Transaction::default()),
+                    Message::Commit {
+                        end_lsn,
+                        commit_time_micros,
+                        ..
+                    } => {
+                        commit(store, state, &repl, txn.take(), end_lsn, commit_time_micros);
+                    }
+                    change => {
+                        let current = txn
+                            .as_mut()
+                            .ok_or_else(|| DbError("a change outside a transaction".into()))?;
+                        apply_change(state, store, &relations, current, change).map_err(DbError)?;
+                    }
+                }
+            }
+            ReplicationEvent::Commit {
+                end_lsn,
+                commit_time_micros,
+                ..
+            } => {
+                commit(
+                    store,
+                    state,
+                    &repl,
+                    txn.take(),
+                    end_lsn.as_u64(),
+                    commit_time_micros,
+                );
+            }
+            ReplicationEvent::KeepAlive { wal_end, .. } => {
+                // Between transactions, everything before the server's sent position has arrived:
+                // WAL that holds nothing for the publication counts as applied.
+                if txn.is_none() {
+                    state.advance(wal_end.as_u64());
+                    repl.update_applied_lsn(wal_end);
+                }
+            }
+            ReplicationEvent::Message { .. } | ReplicationEvent::StoppedAt { .. } => {}
+        }
+    }
+}
+
+/// Applies a transaction as one batch, then moves the applied position to its end.
+fn commit(
+    store: &Store,
+    state: &ReplicaState,
+    repl: &ReplicationClient,
+    txn: Option<Transaction>,
+    end_lsn: u64,
+    commit_time_micros: i64,
+) {
+    if let Some(txn) = txn {
+        let (puts, removes) = txn.batch(store);
+        if !puts.is_empty() || !removes.is_empty() {
+            if let Err(e) = store.apply_batch(&puts, &removes) {
+                // Every row was checked by the rules first; should the store still refuse the
+                // batch, the transaction is skipped whole and reported.
+                state
+                    .rejected_rows
+                    .fetch_add((puts.len() + removes.len()) as u64, Ordering::Relaxed);
+                tracing::warn!(
+                    "replica: the transaction ending at {} was not applied: {e}",
+                    lsn_text(end_lsn)
+                );
+            }
+        }
+        let delay = now_micros() - (commit_time_micros + PG_EPOCH_MICROS);
+        state
+            .last_commit_delay_micros
+            .store(u64::try_from(delay).unwrap_or(0), Ordering::Relaxed);
+    }
+    state.advance(end_lsn);
+    repl.update_applied_lsn(Lsn::from_u64(end_lsn));
+}
+
+/// Reads the table (in the open snapshot transaction) into the store; returns the rows read.
+/// An empty store is filled in batches; a store with data gets the difference as one batch.
+async fn copy(
+    db: &Database,
+    client: &deadpool_postgres::Object,
+    store: &Store,
+    state: &ReplicaState,
+) -> Result<u64, DbError> {
+    let rows = client
+        .query_raw("SELECT id, name FROM users", std::iter::empty::<i64>())
+        .await
+        .map_err(|e| db.fail_error(&e))?;
+    futures_util::pin_mut!(rows);
+    let fill = store.is_empty();
+    let mut count = 0u64;
+    let mut batch: Vec<(i64, String)> = Vec::new();
+    let mut table: HashSet<i64> = HashSet::new();
+    while let Some(row) = rows.try_next().await.map_err(|e| db.fail_error(&e))? {
+        count += 1;
+        let id: i64 = row.try_get(0).map_err(|e| db.fail_error(&e))?;
+        let name: String = row.try_get(1).map_err(|e| db.fail_error(&e))?;
+        let Some(name) = admit(state, id, &name) else {
+            continue;
+        };
+        if fill {
+            batch.push((id, name));
+            if batch.len() == COPY_BATCH {
+                apply(store, &batch, &[])?;
+                batch.clear();
+            }
+        } else {
+            table.insert(id);
+            if store.get(id).ok().flatten().as_deref() != Some(name.as_str()) {
+                batch.push((id, name));
+            }
+        }
+    }
+    if fill {
+        apply(store, &batch, &[])?;
+    } else {
+        let removes: Vec<i64> = all_ids(store)
+            .into_iter()
+            .filter(|id| !table.contains(id))
+            .collect();
+        apply(store, &batch, &removes)?;
+    }
+    Ok(count)
+}
+
+fn apply(store: &Store, puts: &[(i64, String)], removes: &[i64]) -> Result<(), DbError> {
+    if puts.is_empty() && removes.is_empty() {
+        return Ok(());
+    }
+    store
+        .apply_batch(puts, removes)
+        .map(|_| ())
+        .map_err(|e| DbError(format!("the store refused the copy: {e}")))
+}
+
+/// The replication session's settings from the `--db` URL.
+fn replication_config(db: &Database, slot: &str) -> Result<ReplicationConfig, DbError> {
+    use tokio_postgres::config::Host;
+    let config = db.config();
+    let user = config
+        .get_user()
+        .ok_or_else(|| DbError("the --db URL names no user".into()))?
+        .to_owned();
+    let password = config
+        .get_password()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .unwrap_or_default();
+    let database = config.get_dbname().unwrap_or(&user).to_owned();
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let replication = match config.get_hosts().first() {
+        Some(Host::Tcp(host)) => {
+            ReplicationConfig::new(host.clone(), user, password, database, slot, PUBLICATION)
+                .with_port(port)
+        }
+        Some(Host::Unix(path)) => ReplicationConfig::unix(
+            path.to_string_lossy().into_owned(),
+            port,
+            user,
+            password,
+            database,
+            slot,
+            PUBLICATION,
+        ),
+        None => ReplicationConfig::new("localhost", user, password, database, slot, PUBLICATION)
+            .with_port(port),
+    };
+    Ok(replication
+        .with_tls(TlsConfig::disabled())
+        .with_start_lsn(Lsn::ZERO)
+        // Standby status updates: the applied position reaches the server within this; the
+        // walsender's keepalives (which advance an idle replica) answer them.
+        .with_status_interval(Duration::from_millis(10))
+        .with_wakeup_interval(Duration::from_secs(10))
+        .with_application_name("userstore-server replica"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::pgoutput::tests::Writer;
+
+    fn relations() -> HashMap<u32, Columns> {
+        HashMap::from([(7, Columns { id: 0, name: 1 })])
+    }
+
+    fn feed(store: &Store, state: &ReplicaState, messages: Vec<Vec<u8>>) {
+        let mut txn = Transaction::default();
+        for bytes in messages {
+            let message = pgoutput::decode(&bytes).unwrap();
+            apply_change(state, store, &relations(), &mut txn, message).unwrap();
+        }
+        let (puts, removes) = txn.batch(store);
+        store.apply_batch(&puts, &removes).unwrap();
+    }
+
+    fn insert(id: i64, name: &str) -> Vec<u8> {
+        Writer::default()
+            .u8(b'I')
+            .u32(7)
+            .row(b'N', id, Some(name))
+            .0
+    }
+
+    fn sorted(store: &Store) -> Vec<(u64, String)> {
+        store.scan(0, 1000).unwrap()
+    }
+
+    #[test]
+    fn a_transaction_collapses_to_final_values_per_id() {
+        let store = Store::new();
+        store.put(9, b"old").unwrap();
+        store.put(3, b"three").unwrap();
+        let state = ReplicaState::default();
+        let update_unchanged = Writer::default().u8(b'U').u32(7).row(b'N', 3, None).0;
+        let id_change = Writer::default()
+            .u8(b'U')
+            .u32(7)
+            .u8(b'K')
+            .i16(2)
+            .text("9")
+            .u8(b'n')
+            .row(b'N', 10, None)
+            .0;
+        let delete = Writer::default()
+            .u8(b'D')
+            .u32(7)
+            .u8(b'K')
+            .i16(2)
+            .text("1")
+            .u8(b'n')
+            .0;
+        feed(
+            &store,
+            &state,
+            vec![
+                insert(1, "a"),
+                insert(2, "b"),
+                insert(1, "a2"),
+                delete,
+                update_unchanged,
+                id_change,
+            ],
+        );
+        assert_eq!(
+            sorted(&store),
+            vec![
+                (2, "b".to_owned()),
+                (3, "three".to_owned()),
+                (10, "old".to_owned())
+            ]
+        );
+        assert_eq!(state.rejected_rows.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn truncate_removes_all_but_later_inserts() {
+        let store = Store::new();
+        for id in 0..50 {
+            store.put(id, b"x").unwrap();
+        }
+        let state = ReplicaState::default();
+        let truncate = Writer::default().u8(b'T').i32(1).u8(0).u32(7).0;
+        feed(
+            &store,
+            &state,
+            vec![insert(100, "before"), truncate, insert(5, "after")],
+        );
+        assert_eq!(sorted(&store), vec![(5, "after".to_owned())]);
+    }
+
+    #[test]
+    fn bad_rows_are_counted_and_absent() {
+        let store = Store::new();
+        store.put(4, b"was valid").unwrap();
+        let state = ReplicaState::default();
+        let long = "é".repeat(257);
+        feed(
+            &store,
+            &state,
+            vec![
+                insert(1, ""),
+                insert(2, &long),
+                insert(3, "ok"),
+                insert(4, ""),
+            ],
+        );
+        assert_eq!(sorted(&store), vec![(3, "ok".to_owned())]);
+        assert_eq!(state.rejected_rows.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn changes_of_unknown_relations_are_errors() {
+        let store = Store::new();
+        let state = ReplicaState::default();
+        let message =
+            pgoutput::decode(&Writer::default().u8(b'I').u32(99).row(b'N', 1, Some("a")).0)
+                .unwrap();
+        let mut txn = Transaction::default();
+        assert!(apply_change(&state, &store, &relations(), &mut txn, message).is_err());
+    }
+
+    #[test]
+    fn lsn_text_is_postgres_spelling() {
+        assert_eq!(lsn_text(0x1_0000_00A0), "1/A0");
+        assert_eq!(lsn_text(0), "0/0");
+    }
+
+    #[tokio::test]
+    async fn wait_applied_returns_when_reached_or_times_out() {
+        let state = Arc::new(ReplicaState::default());
+        assert!(!state.wait_applied(10, Duration::from_millis(20)).await);
+        let waiter = {
+            let state = state.clone();
+            tokio::spawn(async move { state.wait_applied(10, Duration::from_secs(5)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        state.advance(12);
+        assert!(waiter.await.unwrap());
+        assert_eq!(state.applied(), 12);
+        state.advance(5);
+        assert_eq!(state.applied(), 12);
+    }
+}
