@@ -1,0 +1,529 @@
+//! `--db URL --db-mode replica` against a real PostgreSQL (`USERSTORE_PG_URL`, as tests/direct.rs;
+//! without it every test prints `skipped: USERSTORE_PG_URL unset` and returns): the initial copy,
+//! multi-statement transactions (rollbacks, truncate, id changes) with the store compared to the
+//! table after each, read-your-writes, bad rows, a killed replication session, and the password
+//! kept out of logs, /health, /metrics and errors. Each test has its own database `us_test_<...>`.
+//! The helpers are those of tests/direct.rs (test crates share no code without a module both use;
+//! kept apart so the direct suite stays as it is).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio_postgres::NoTls;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_userstore-server");
+
+/// The cluster's URL, or `None` after printing why the test is skipped.
+fn cluster_url() -> Option<String> {
+    match std::env::var("USERSTORE_PG_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: USERSTORE_PG_URL unset (scripts/postgres.sh start prints one)");
+            None
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Runs `sql` (simple query protocol) on the database at `url`; returns the rows' first columns.
+fn sql(url: &str, sql: &str) -> Vec<Option<String>> {
+    try_sql(url, sql).unwrap()
+}
+
+fn try_sql(url: &str, sql: &str) -> Result<Vec<Option<String>>, tokio_postgres::Error> {
+    runtime().block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+        let driver = tokio::spawn(connection);
+        let mut out = Vec::new();
+        let result = client.simple_query(sql).await;
+        for message in result? {
+            if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
+                out.push(row.get(0).map(str::to_owned));
+            }
+        }
+        drop(client);
+        let _ = driver.await;
+        Ok(out)
+    })
+}
+
+/// A fresh database on the cluster, dropped (with its sessions) when this goes out of scope.
+struct TestDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    fn create(cluster: &str) -> TestDatabase {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        // The process, a counter and the clock: unique across the tests of this run and other runs.
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("us_test_{}_{n}_{nanos}", std::process::id());
+        sql(cluster, &format!("CREATE DATABASE {name}"));
+        let mut url = url::Url::parse(cluster).unwrap();
+        url.set_path(&name);
+        TestDatabase {
+            admin_url: cluster.to_owned(),
+            name,
+            url: url.to_string(),
+        }
+    }
+
+    /// This database's URL with `password` put in its user info.
+    fn url_with_password(&self, password: &str) -> String {
+        let mut url = url::Url::parse(&self.url).unwrap();
+        url.set_password(Some(password)).unwrap();
+        url.to_string()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // A database with a replication slot cannot be dropped: the slots' sessions are ended
+        // (a temporary slot goes with its session) and any slot left is dropped, then the drop is
+        // retried for a while.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let _ = try_sql(
+                &self.admin_url,
+                &format!(
+                    "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots \
+                     WHERE database = '{0}' AND active_pid IS NOT NULL; \
+                     SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+                     WHERE database = '{0}' AND NOT active",
+                    self.name
+                ),
+            );
+            let dropped = try_sql(
+                &self.admin_url,
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            );
+            if dropped.is_ok() || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A running server, the port it printed, and every stderr line so far.
+struct Server {
+    child: Child,
+    port: u16,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(BINARY)
+            .args(["--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = forward(child.stderr.take().unwrap());
+        let mut server = Server {
+            child,
+            port: 0,
+            lines,
+            seen: Vec::new(),
+        };
+        let line = server.wait_for("listening on http://");
+        server.port = line.rsplit(':').next().unwrap().parse().unwrap();
+        server
+    }
+
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!("no line with {needle:?}; stderr so far: {:?}", self.seen),
+            }
+        }
+    }
+
+    /// One request on a fresh connection: (status, body).
+    fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, body.to_owned())
+    }
+
+    /// SIGTERM; returns the exit status and all of stderr.
+    fn stop(mut self) -> (i32, Vec<String>) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-s", "TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let status = self.child.wait().unwrap();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        (status.code().unwrap(), std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn forward(stderr: ChildStderr) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Runs the binary to completion: (exit status, stderr).
+fn run_to_end(args: &[&str]) -> (i32, String) {
+    let output = Command::new(BINARY)
+        .args(["--port", "0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Polls `/health` until 200 (bounded); the last body otherwise.
+fn wait_healthy(server: &Server) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = server.request("GET", "/health", "");
+        if status == 200 {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica did not catch up: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The value of a metric line `name value` in /metrics.
+fn metric(server: &Server, name: &str) -> f64 {
+    let (status, text) = server.request("GET", "/metrics", "");
+    assert_eq!(status, 200);
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .parse()
+        .unwrap()
+}
+
+/// The rows of the table that follow the store's rules, as `id -> name`.
+fn valid_rows(db: &TestDatabase) -> BTreeMap<i64, String> {
+    sql(&db.url, "SELECT id::text || ':' || name FROM users")
+        .into_iter()
+        .map(|row| {
+            let row = row.unwrap();
+            let (id, name) = row.split_once(':').unwrap();
+            (id.parse().unwrap(), name.to_owned())
+        })
+        .filter(|(_, name)| !name.is_empty() && name.chars().count() <= 256)
+        .collect()
+}
+
+/// Asserts that GET answers exactly `expected` for every id in `ids`.
+fn assert_store_equals(
+    server: &Server,
+    expected: &BTreeMap<i64, String>,
+    ids: std::ops::Range<i64>,
+    context: &str,
+) {
+    for id in ids {
+        let (status, body) = server.request("GET", &format!("/users/{id}"), "");
+        match expected.get(&id) {
+            Some(name) => assert_eq!(
+                (status, body),
+                (200, format!(r#"{{"id":{id},"name":"{name}"}}"#)),
+                "{context}: id {id}"
+            ),
+            None => assert_eq!(status, 404, "{context}: id {id} should be absent: {body}"),
+        }
+    }
+}
+
+/// A small deterministic generator (xorshift64*): the same transactions on every run.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % bound
+    }
+}
+
+const IDS: i64 = 120;
+
+#[test]
+fn copy_then_transactions_rollbacks_and_bad_rows_keep_the_store_equal_to_the_table() {
+    let Some(cluster) = cluster_url() else { return };
+    let db = TestDatabase::create(&cluster);
+    sql(
+        &db.url,
+        &format!(
+            "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL); \
+             INSERT INTO users SELECT g, 'copied' || g FROM generate_series(0, {}) g; \
+             INSERT INTO users VALUES (1000, ''), (1001, repeat('x', 257)), (1002, repeat('é', 256))",
+            IDS / 2
+        ),
+    );
+    let server = Server::start(&["--db", &db.url, "--db-mode", "replica"]);
+    let health = wait_healthy(&server);
+    assert!(health.contains(r#""replica":"streaming""#), "{health}");
+    // The copy: every valid row, the two bad ones reported and absent.
+    let mut expected = valid_rows(&db);
+    assert_eq!(expected.len() as i64, IDS / 2 + 2);
+    assert_store_equals(&server, &expected, 0..IDS, "after the copy");
+    assert_store_equals(&server, &expected, 1000..1003, "after the copy");
+    assert_eq!(
+        metric(&server, "userstore_replica_rejected_rows_total"),
+        2.0
+    );
+    assert_eq!(metric(&server, "userstore_replica_copies_total"), 1.0);
+    assert!(metric(&server, "userstore_replica_applied_lsn") > 0.0);
+
+    // Random multi-statement transactions, some rolled back, one truncating.
+    let mut random = Random(0x5EED_1234_ABCD_0001);
+    for round in 0..24 {
+        let mut statements = vec!["BEGIN".to_owned()];
+        if round == 12 {
+            statements.push("TRUNCATE users".to_owned());
+        }
+        for _ in 0..1 + random.next(6) {
+            let id = random.next(IDS as u64);
+            let other = random.next(IDS as u64);
+            statements.push(match random.next(5) {
+                0 | 1 => format!(
+                    "INSERT INTO users VALUES ({id}, 'r{round}n{}') ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
+                    random.next(1000)
+                ),
+                2 => format!("UPDATE users SET name = name || 'u' WHERE id BETWEEN {id} AND {id} + 5"),
+                3 => format!("DELETE FROM users WHERE id = {id}"),
+                _ => format!(
+                    "UPDATE users SET id = {other} WHERE id = {id} AND NOT EXISTS (SELECT 1 FROM users WHERE id = {other})"
+                ),
+            });
+        }
+        let rollback = random.next(5) == 0;
+        statements.push(if rollback { "ROLLBACK" } else { "COMMIT" }.to_owned());
+        sql(&db.url, &statements.join("; "));
+        wait_healthy(&server);
+        expected = valid_rows(&db);
+        assert_store_equals(
+            &server,
+            &expected,
+            0..IDS,
+            &format!("round {round}: {statements:?}"),
+        );
+    }
+
+    // Bad rows in a transaction: the good rows of it apply, the bad ones are counted and absent,
+    // and a row that becomes bad disappears; one fixed appears.
+    let rejected = metric(&server, "userstore_replica_rejected_rows_total");
+    sql(
+        &db.url,
+        "BEGIN; INSERT INTO users VALUES (2000, 'good'), (2001, ''); \
+         INSERT INTO users VALUES (2002, 'will break') ON CONFLICT DO NOTHING; COMMIT; \
+         BEGIN; UPDATE users SET name = '' WHERE id = 2002; UPDATE users SET name = 'fixed' WHERE id = 2001; COMMIT",
+    );
+    wait_healthy(&server);
+    expected = valid_rows(&db);
+    assert_store_equals(&server, &expected, 2000..2003, "bad rows");
+    assert_eq!(
+        server.request("GET", "/users/2001", "").1,
+        r#"{"id":2001,"name":"fixed"}"#
+    );
+    assert_eq!(server.request("GET", "/users/2002", "").0, 404);
+    assert_eq!(
+        metric(&server, "userstore_replica_rejected_rows_total"),
+        rejected + 2.0
+    );
+}
+
+#[test]
+fn a_write_is_seen_by_the_next_read_and_the_replica_survives_a_killed_session() {
+    let Some(cluster) = cluster_url() else { return };
+    let db = TestDatabase::create(&cluster);
+    // An empty database: the server creates the table and the publication.
+    let server = Server::start(&["--db", &db.url, "--db-mode", "replica"]);
+    wait_healthy(&server);
+    for i in 0..150 {
+        let id = i % 40;
+        let name = format!("w{i}");
+        let (status, _) = server.request(
+            "PUT",
+            &format!("/users/{id}"),
+            &format!(r#"{{"name":"{name}"}}"#),
+        );
+        assert!(status == 201 || status == 200, "PUT {id}: {status}");
+        assert_eq!(
+            server.request("GET", &format!("/users/{id}"), ""),
+            (200, format!(r#"{{"id":{id},"name":"{name}"}}"#)),
+            "read after write {i}"
+        );
+        if i % 3 == 0 {
+            assert_eq!(server.request("DELETE", &format!("/users/{id}"), "").0, 204);
+            assert_eq!(
+                server.request("GET", &format!("/users/{id}"), "").0,
+                404,
+                "read after delete {i}"
+            );
+            assert_eq!(server.request("DELETE", &format!("/users/{id}"), "").0, 404);
+        }
+    }
+    // A bad write is refused before it reaches the database.
+    assert_eq!(server.request("PUT", "/users/5", r#"{"name":""}"#).0, 400);
+
+    // The replication session killed: /health says so, the store keeps serving, then catches up
+    // (a new slot and a new copy) with what was written meanwhile.
+    let before = valid_rows(&db);
+    let killed = sql(
+        &cluster,
+        &format!(
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = '{}'",
+            db.name
+        ),
+    );
+    assert_eq!(killed, vec![Some("t".to_owned())]);
+    sql(
+        &db.url,
+        "INSERT INTO users VALUES (500, 'while away'); DELETE FROM users WHERE id = 1",
+    );
+    let mut saw_down = false;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = server.request("GET", "/health", "");
+        if status == 503 {
+            assert!(body.contains(r#""error":"#), "{body}");
+            saw_down = true;
+        } else if status == 200 && server.request("GET", "/users/500", "").0 == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no catch-up after the kill: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let after = valid_rows(&db);
+    assert_ne!(before, after);
+    assert_store_equals(&server, &after, 0..41, "after the reconnect");
+    assert_store_equals(&server, &after, 500..501, "after the reconnect");
+    assert!(metric(&server, "userstore_replica_reconnects_total") >= 1.0);
+    assert!(metric(&server, "userstore_replica_copies_total") >= 2.0);
+    eprintln!("saw /health 503 during the reconnect: {saw_down}");
+    // Writes work again at once.
+    assert_eq!(
+        server.request("PUT", "/users/600", r#"{"name":"back"}"#).0,
+        201
+    );
+    assert_eq!(
+        server.request("GET", "/users/600", "").1,
+        r#"{"id":600,"name":"back"}"#
+    );
+}
+
+#[test]
+fn the_password_never_shows() {
+    let Some(cluster) = cluster_url() else { return };
+    let db = TestDatabase::create(&cluster);
+    const PASSWORD: &str = "Pa55wordNeverShown";
+    // The private cluster trusts loopback, so the password is accepted and ignored.
+    let url = db.url_with_password(PASSWORD);
+    let server = Server::start(&["--db", &url, "--db-mode", "replica"]);
+    let health = wait_healthy(&server);
+    server.request("PUT", "/users/1", r#"{"name":"a"}"#);
+    sql(
+        &cluster,
+        &format!(
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = '{}'",
+            db.name
+        ),
+    );
+    let mut shown = vec![health];
+    for _ in 0..20 {
+        shown.push(server.request("GET", "/health", "").1);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    wait_healthy(&server);
+    shown.push(server.request("GET", "/metrics", "").1);
+    let (_, stderr) = server.stop();
+    shown.extend(stderr);
+    let all = shown.join("\n");
+    assert!(!all.contains(PASSWORD), "{all}");
+    assert!(
+        all.contains(":***@"),
+        "the start-up line shows the URL redacted: {all}"
+    );
+
+    // An unreachable server: the error names the URL without its password.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let (status, stderr) = run_to_end(&[
+        "--db",
+        &format!("postgres://someone:{PASSWORD}@127.0.0.1:{port}/x"),
+        "--db-mode",
+        "replica",
+    ]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+    assert!(stderr.contains("someone:***@127.0.0.1"), "{stderr}");
+}
