@@ -477,6 +477,22 @@ fn a_write_is_seen_by_the_next_read_and_the_replica_survives_a_killed_session() 
         server.request("GET", "/users/600", "").1,
         r#"{"id":600,"name":"back"}"#
     );
+
+    // SIGKILL: PostgreSQL drops the temporary slot with the session.
+    let slots = format!(
+        "SELECT count(*) FROM pg_replication_slots WHERE database = '{}'",
+        db.name
+    );
+    assert_eq!(sql(&cluster, &slots), vec![Some("1".to_owned())]);
+    drop(server);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sql(&cluster, &slots) != vec![Some("0".to_owned())] {
+        assert!(
+            Instant::now() < deadline,
+            "the killed instance's slot is still there"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
