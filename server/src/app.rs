@@ -43,7 +43,7 @@ use tower_http::timeout::TimeoutLayer;
 use userstore::core::write_json_string;
 use userstore::{Store, StoreError};
 
-use crate::db::{check_user, Database, DbError};
+use crate::db::{check_user, Database, DbError, Written};
 use crate::replica::{lsn_text, Phase, ReplicaState};
 use crate::request::{self, parse_id, parse_put_body, BodyError, MAX_BODY_BYTES};
 use crate::telemetry::{Telemetry, NO_ROUTE};
@@ -730,9 +730,9 @@ async fn put_replica(db: &Database, replica: &ReplicaState, id: i64, name: Vec<u
     if let Err(e) = check_user(id, &name) {
         return store_error(&e);
     }
-    match db.put_lsn(id, &name).await {
-        Ok((created, lsn)) => {
-            if let Err(response) = await_applied(replica, lsn).await {
+    match db.put_for_replica(id, &name).await {
+        Ok((created, written)) => {
+            if let Err(response) = await_applied(replica, written).await {
                 return response;
             }
             json(
@@ -748,9 +748,10 @@ async fn put_replica(db: &Database, replica: &ReplicaState, id: i64, name: Vec<u
     }
 }
 
-/// Waits until the replica has applied up to `lsn` (a write's commit); the 503 otherwise.
-async fn await_applied(replica: &ReplicaState, lsn: u64) -> Result<(), Response> {
-    if replica.wait_applied(lsn, WRITE_APPLY_TIMEOUT).await {
+/// Waits until the replica has applied a committed write; the 503 otherwise.
+async fn await_applied(replica: &ReplicaState, written: Written) -> Result<(), Response> {
+    let lsn = written.lsn;
+    if replica.wait_written(written, WRITE_APPLY_TIMEOUT).await {
         return Ok(());
     }
     let (phase, _) = replica.status();
@@ -827,8 +828,8 @@ async fn delete_user(State(state): State<Shared>, params: RawPathParams) -> Resp
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
     if let Some((db, replica)) = state.replica_db() {
-        return match db.remove_lsn(id).await {
-            Ok((removed, lsn)) => match await_applied(replica, lsn).await {
+        return match db.remove_for_replica(id).await {
+            Ok((removed, written)) => match await_applied(replica, written).await {
                 Err(response) => response,
                 Ok(()) if removed => StatusCode::NO_CONTENT.into_response(),
                 Ok(()) => not_found(id),

@@ -37,6 +37,14 @@ const UPSERT: &str = "INSERT INTO users (id, name) VALUES ($1, $2) \
 const DELETE: &str = "DELETE FROM users WHERE id = $1";
 const FIND_BY_NAME: &str = "SELECT id, name FROM users WHERE name = $1 ORDER BY id";
 const COUNT: &str = "SELECT count(*) FROM users";
+/// Replica mode's writes: the same statements, returning the transaction's id too
+/// (`pg_current_xact_id_if_assigned`: NULL when the statement changed nothing, so no commit
+/// reaches the replication stream).
+const UPSERT_XID: &str = "WITH w AS (INSERT INTO users (id, name) VALUES ($1, $2) \
+     ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name RETURNING (xmax = 0) AS inserted) \
+     SELECT inserted, pg_current_xact_id_if_assigned()::text::bigint FROM w";
+const DELETE_XID: &str = "WITH d AS (DELETE FROM users WHERE id = $1 RETURNING 1) \
+     SELECT count(*), pg_current_xact_id_if_assigned()::text::bigint FROM d";
 /// WAL positions as numbers (bytes from 0/0).
 const CURRENT_LSN: &str = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint";
 const FLUSH_LSN: &str = "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint";
@@ -123,6 +131,27 @@ pub fn check_user(id: i64, name: &str) -> Result<(), StoreError> {
         ));
     }
     Ok(())
+}
+
+/// A committed write, for replica mode's read-your-writes: the 32-bit transaction id the
+/// replication stream's Begin carries (`None`: the write changed nothing, there is nothing to wait
+/// for), and the server's WAL position read after the commit (at or past the commit record): the
+/// write is in a replica once it applied that transaction, or applied up to that position (a copy
+/// made after the commit covers it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written {
+    pub xid: Option<u32>,
+    pub lsn: u64,
+}
+
+impl Written {
+    fn new(xid: Option<i64>, lsn: u64) -> Written {
+        Written {
+            // An xid8 is the epoch in the high 32 bits and the xid in the low 32 bits.
+            xid: xid.map(|xid| (xid as u64 & 0xFFFF_FFFF) as u32),
+            lsn,
+        }
+    }
 }
 
 /// A failed database call, its message already scrubbed of secrets.
@@ -264,19 +293,40 @@ impl Database {
         Ok(u64::try_from(lsn).unwrap_or(0))
     }
 
-    /// [`Database::put`], then the WAL position read on the same connection after its commit:
-    /// once a replica has applied up to that position, it holds the write.
-    pub async fn put_lsn(&self, id: i64, name: &str) -> Result<(bool, u64), DbError> {
+    /// Replica mode's upsert: [`Database::put`] that also returns the transaction's id, then the
+    /// WAL position read on the same connection after its commit (see [`Written`]).
+    pub async fn put_for_replica(&self, id: i64, name: &str) -> Result<(bool, Written), DbError> {
         let client = self.client().await?;
-        let created = Self::put_on(self, &client, id, name).await?;
-        Ok((created, self.wal_lsn_on(&client).await?))
+        let statement = client
+            .prepare_cached(UPSERT_XID)
+            .await
+            .map_err(|e| self.fail(describe(&e)))?;
+        let row = client
+            .query_one(&statement, &[&id, &name])
+            .await
+            .map_err(|e| self.fail(describe(&e)))?;
+        let created: bool = row.try_get(0).map_err(|e| self.fail(describe(&e)))?;
+        let xid: Option<i64> = row.try_get(1).map_err(|e| self.fail(describe(&e)))?;
+        let lsn = self.wal_lsn_on(&client).await?;
+        Ok((created, Written::new(xid, lsn)))
     }
 
-    /// [`Database::remove`], then the WAL position after its commit (see [`Database::put_lsn`]).
-    pub async fn remove_lsn(&self, id: i64) -> Result<(bool, u64), DbError> {
+    /// Replica mode's delete: [`Database::remove`] that also returns the transaction's id (none
+    /// when nothing was deleted), then the WAL position after its commit (see [`Written`]).
+    pub async fn remove_for_replica(&self, id: i64) -> Result<(bool, Written), DbError> {
         let client = self.client().await?;
-        let removed = Self::remove_on(self, &client, id).await?;
-        Ok((removed, self.wal_lsn_on(&client).await?))
+        let statement = client
+            .prepare_cached(DELETE_XID)
+            .await
+            .map_err(|e| self.fail(describe(&e)))?;
+        let row = client
+            .query_one(&statement, &[&id])
+            .await
+            .map_err(|e| self.fail(describe(&e)))?;
+        let removed: i64 = row.try_get(0).map_err(|e| self.fail(describe(&e)))?;
+        let xid: Option<i64> = row.try_get(1).map_err(|e| self.fail(describe(&e)))?;
+        let lsn = self.wal_lsn_on(&client).await?;
+        Ok((removed > 0, Written::new(xid, lsn)))
     }
 
     /// A pooled connection.

@@ -27,7 +27,7 @@
 //! (100 ms doubling to 10 s, with jitter): a new temporary slot and a new copy (a diff).
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -39,7 +39,7 @@ use tokio::sync::watch;
 use userstore::Store;
 
 use crate::app::AppState;
-use crate::db::{check_user, Database, DbError};
+use crate::db::{check_user, Database, DbError, Written};
 use crate::pgoutput::{self, Column, Message};
 
 /// The publication the replicas read (the same name as userstore-postgres').
@@ -54,6 +54,10 @@ DO $$ BEGIN
   END IF;
 END $$;
 COMMIT;";
+
+/// How many applied transaction ids a write's wait can find (a write whose transaction is older
+/// than that is covered by the applied position anyway).
+const RECENT_XIDS: usize = 4096;
 
 /// Rows per `apply_batch` when the copy fills an empty store.
 const COPY_BATCH: usize = 10_000;
@@ -93,6 +97,8 @@ impl Phase {
 /// and the counters.
 pub struct ReplicaState {
     applied: watch::Sender<u64>,
+    /// The ids of the last [`RECENT_XIDS`] transactions applied from the stream.
+    recent_xids: Mutex<VecDeque<u32>>,
     status: Mutex<(Phase, Option<String>)>,
     pub rejected_rows: AtomicU64,
     pub reconnects: AtomicU64,
@@ -105,6 +111,7 @@ impl Default for ReplicaState {
     fn default() -> Self {
         ReplicaState {
             applied: watch::Sender::new(0),
+            recent_xids: Mutex::new(VecDeque::with_capacity(RECENT_XIDS)),
             status: Mutex::new((Phase::Connecting, None)),
             rejected_rows: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
@@ -145,11 +152,51 @@ impl ReplicaState {
 
     /// Waits until the applied position reaches `lsn`; false after `timeout`.
     pub async fn wait_applied(&self, lsn: u64, timeout: Duration) -> bool {
+        self.wait_until(timeout, || self.applied() >= lsn).await
+    }
+
+    /// Waits until `written` is in the store: its transaction applied from the stream, or the
+    /// applied position at or past its position (a copy made after it); false after `timeout`.
+    pub async fn wait_written(&self, written: Written, timeout: Duration) -> bool {
+        let Some(xid) = written.xid else {
+            return true;
+        };
+        self.wait_until(timeout, || {
+            self.applied() >= written.lsn
+                || self
+                    .recent_xids
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .contains(&xid)
+        })
+        .await
+    }
+
+    async fn wait_until(&self, timeout: Duration, done: impl Fn() -> bool) -> bool {
         let mut rx = self.applied.subscribe();
-        let reached = tokio::time::timeout(timeout, rx.wait_for(|&applied| applied >= lsn))
-            .await
-            .is_ok_and(|waited| waited.is_ok());
-        reached
+        let wait = async {
+            loop {
+                if done() {
+                    return true;
+                }
+                if rx.changed().await.is_err() {
+                    return false;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.unwrap_or(false)
+    }
+
+    /// Records that transaction `xid` is applied (before the position moves past it).
+    fn applied_xid(&self, xid: u32) {
+        let mut recent = self
+            .recent_xids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if recent.len() == RECENT_XIDS {
+            recent.pop_front();
+        }
+        recent.push_back(xid);
     }
 }
 
@@ -159,6 +206,8 @@ impl ReplicaState {
 pub struct Transaction {
     changes: HashMap<i64, Option<String>>,
     truncated: bool,
+    /// The source transaction's id (from its Begin).
+    pub xid: u32,
 }
 
 impl Transaction {
@@ -439,7 +488,12 @@ async fn session(
             Err(e) => return Err(db.fail_error(&e)),
         };
         match event {
-            ReplicationEvent::Begin { .. } => txn = Some(Transaction::default()),
+            ReplicationEvent::Begin { xid, .. } => {
+                txn = Some(Transaction {
+                    xid,
+                    ..Transaction::default()
+                })
+            }
             ReplicationEvent::XLogData { data, .. } => {
                 let message = pgoutput::decode(&data).map_err(|e| DbError(e.to_string()))?;
                 match message {
@@ -456,7 +510,12 @@ async fn session(
                             relations.insert(oid, Columns { id, name });
                         }
                     }
-                    Message::Begin { .. } => txn = Some(Transaction::default()),
+                    Message::Begin { xid, .. } => {
+                        txn = Some(Transaction {
+                            xid,
+                            ..Transaction::default()
+                        })
+                    }
                     Message::Commit {
                         end_lsn,
                         commit_time_micros,
@@ -509,6 +568,7 @@ fn commit(
     commit_time_micros: i64,
 ) {
     if let Some(txn) = txn {
+        let xid = txn.xid;
         let (puts, removes) = txn.batch(store);
         if !puts.is_empty() || !removes.is_empty() {
             if let Err(e) = store.apply_batch(&puts, &removes) {
@@ -523,6 +583,7 @@ fn commit(
                 );
             }
         }
+        state.applied_xid(xid);
         let delay = now_micros() - (commit_time_micros + PG_EPOCH_MICROS);
         state
             .last_commit_delay_micros
@@ -779,5 +840,39 @@ mod tests {
         assert_eq!(state.applied(), 12);
         state.advance(5);
         assert_eq!(state.applied(), 12);
+    }
+
+    #[tokio::test]
+    async fn a_write_is_found_by_its_transaction_or_by_position() {
+        let state = Arc::new(ReplicaState::default());
+        let short = Duration::from_millis(20);
+        // Nothing changed: nothing to wait for.
+        let noop = Written {
+            xid: None,
+            lsn: 1000,
+        };
+        assert!(state.wait_written(noop, short).await);
+        let written = Written {
+            xid: Some(77),
+            lsn: 1000,
+        };
+        assert!(!state.wait_written(written, short).await);
+        // Its transaction applied (at a position before the one read after its commit).
+        let waiter = {
+            let state = state.clone();
+            tokio::spawn(async move { state.wait_written(written, Duration::from_secs(5)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        state.applied_xid(77);
+        state.advance(900);
+        assert!(waiter.await.unwrap());
+        // Another transaction, covered by the position (a copy made after it).
+        let other = Written {
+            xid: Some(78),
+            lsn: 950,
+        };
+        assert!(!state.wait_written(other, short).await);
+        state.advance(950);
+        assert!(state.wait_written(other, short).await);
     }
 }

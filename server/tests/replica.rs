@@ -13,6 +13,7 @@ use std::net::TcpStream;
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio_postgres::NoTls;
@@ -310,9 +311,18 @@ impl Random {
 
 const IDS: i64 = 120;
 
+/// The restart test restarts the whole cluster: it holds this for writing, every other test of this
+/// file for reading, so none of them runs while the cluster is down.
+static CLUSTER: RwLock<()> = RwLock::new(());
+
+fn shared_cluster() -> RwLockReadGuard<'static, ()> {
+    CLUSTER.read().unwrap_or_else(PoisonError::into_inner)
+}
+
 #[test]
 fn copy_then_transactions_rollbacks_and_bad_rows_keep_the_store_equal_to_the_table() {
     let Some(cluster) = cluster_url() else { return };
+    let _cluster = shared_cluster();
     let db = TestDatabase::create(&cluster);
     sql(
         &db.url,
@@ -399,6 +409,7 @@ fn copy_then_transactions_rollbacks_and_bad_rows_keep_the_store_equal_to_the_tab
 #[test]
 fn a_write_is_seen_by_the_next_read_and_the_replica_survives_a_killed_session() {
     let Some(cluster) = cluster_url() else { return };
+    let _cluster = shared_cluster();
     let db = TestDatabase::create(&cluster);
     // An empty database: the server creates the table and the publication.
     let server = Server::start(&["--db", &db.url, "--db-mode", "replica"]);
@@ -406,12 +417,12 @@ fn a_write_is_seen_by_the_next_read_and_the_replica_survives_a_killed_session() 
     for i in 0..150 {
         let id = i % 40;
         let name = format!("w{i}");
-        let (status, _) = server.request(
+        let (status, body) = server.request(
             "PUT",
             &format!("/users/{id}"),
             &format!(r#"{{"name":"{name}"}}"#),
         );
-        assert!(status == 201 || status == 200, "PUT {id}: {status}");
+        assert!(status == 201 || status == 200, "PUT {id}: {status} {body}");
         assert_eq!(
             server.request("GET", &format!("/users/{id}"), ""),
             (200, format!(r#"{{"id":{id},"name":"{name}"}}"#)),
@@ -424,7 +435,8 @@ fn a_write_is_seen_by_the_next_read_and_the_replica_survives_a_killed_session() 
                 404,
                 "read after delete {i}"
             );
-            assert_eq!(server.request("DELETE", &format!("/users/{id}"), "").0, 404);
+            let (status, body) = server.request("DELETE", &format!("/users/{id}"), "");
+            assert_eq!(status, 404, "second DELETE {i}: {body}");
         }
     }
     // A bad write is refused before it reaches the database.
@@ -498,6 +510,7 @@ fn a_write_is_seen_by_the_next_read_and_the_replica_survives_a_killed_session() 
 #[test]
 fn the_password_never_shows() {
     let Some(cluster) = cluster_url() else { return };
+    let _cluster = shared_cluster();
     let db = TestDatabase::create(&cluster);
     const PASSWORD: &str = "Pa55wordNeverShown";
     // The private cluster trusts loopback, so the password is accepted and ignored.
@@ -542,4 +555,44 @@ fn the_password_never_shows() {
     assert_eq!(status, 1, "{stderr}");
     assert!(!stderr.contains(PASSWORD), "{stderr}");
     assert!(stderr.contains("someone:***@127.0.0.1"), "{stderr}");
+}
+
+/// PostgreSQL restarted under the replica (only with `USERSTORE_PG_RESTART`, a shell command that
+/// restarts the cluster, as `.ci/run` sets): the store serves its last state meanwhile, then the
+/// replica reconnects and catches up with writes made after the restart.
+#[test]
+fn a_postgres_restart_is_survived() {
+    let Some(cluster) = cluster_url() else { return };
+    let Some(restart) = std::env::var("USERSTORE_PG_RESTART")
+        .ok()
+        .filter(|command| !command.is_empty())
+    else {
+        eprintln!("skipped: USERSTORE_PG_RESTART unset");
+        return;
+    };
+    let _cluster = CLUSTER.write().unwrap_or_else(PoisonError::into_inner);
+    let db = TestDatabase::create(&cluster);
+    let server = Server::start(&["--db", &db.url, "--db-mode", "replica"]);
+    wait_healthy(&server);
+    assert_eq!(
+        server.request("PUT", "/users/1", r#"{"name":"before"}"#).0,
+        201
+    );
+    assert!(Command::new("sh")
+        .args(["-c", &restart])
+        .status()
+        .unwrap()
+        .success());
+    // The store kept serving through the restart.
+    assert_eq!(server.request("GET", "/users/1", "").0, 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while try_sql(&db.url, "INSERT INTO users VALUES (2, 'after')").is_err() {
+        assert!(Instant::now() < deadline, "the cluster did not come back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_healthy(&server);
+    let expected = valid_rows(&db);
+    assert_eq!(expected.len(), 2);
+    assert_store_equals(&server, &expected, 0..3, "after the restart");
+    assert!(metric(&server, "userstore_replica_reconnects_total") >= 1.0);
 }
