@@ -36,8 +36,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::core::bytes::{sync_dir, write_atomically};
 use crate::core::error::StoreError;
-use crate::core::snapshot::{sync_dir, users_of, write_atomically};
+use crate::core::snapshot::users_of;
 use crate::core::store::Store;
 use crate::core::wal::{self, Entry, HEADER_LEN};
 use crate::dirlock::{self, DirLock};

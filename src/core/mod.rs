@@ -9,6 +9,7 @@
 //! `fcntl` lock, which `durable` takes), where its contract is documented.
 #![forbid(unsafe_code)]
 
+mod bytes;
 mod durable;
 mod error;
 mod hash;
