@@ -215,7 +215,7 @@ impl Store {
     /// One consistent view of all shards, without locks: every shard's sequence number is read
     /// first, every name index searched, then every sequence number checked again (an import
     /// keeps every shard's number odd for its whole duration, so it is seen whole or not at
-    /// all). After [`OPTIMISTIC_TRIES`] failed attempts, every shard's mutex is taken in order.
+    /// all). After `OPTIMISTIC_TRIES` (8) failed attempts, every shard's mutex is taken in order.
     ///
     /// # Errors
     /// [`StoreError::InvalidName`] if `name_utf8` is not a valid name (as for [`Store::put`]).
@@ -296,7 +296,7 @@ impl Store {
     /// [`StoreError::InvalidId`] for the first negative id (puts first, then removes);
     /// [`StoreError::InvalidName`] for the first invalid name; [`StoreError::InvalidBatch`] for an
     /// id both put and removed; [`StoreError::BatchTooLarge`] if its log record would pass 1 GiB
-    /// ([`wal::MAX_PAYLOAD`]), checked on every store, durable or not, so that a batch behaves
+    /// (`wal::MAX_PAYLOAD`), checked on every store, durable or not, so that a batch behaves
     /// the same on both. The store is then unchanged.
     pub fn apply_batch<N: AsRef<[u8]>>(
         &self,

@@ -293,7 +293,7 @@ impl MemStore {
     /// all). After [`OPTIMISTIC_TRIES`] failed attempts, every shard's mutex is taken in order.
     ///
     /// # Errors
-    /// [`StoreError::InvalidName`] if `name_utf8` is not a valid name (as for [`MemStore::put`]).
+    /// [`StoreError::InvalidName`] if `name_utf8` is not a valid name (as for [`Store::put`](crate::core::Store::put)).
     pub(crate) fn find_by_name(&self, name_utf8: &[u8]) -> Result<Vec<u64>, StoreError> {
         let name = check_name(name_utf8)?.as_bytes();
         let name_hash = hash_name(name);
