@@ -1,8 +1,14 @@
 //! Durable stores: a data directory with snapshots and a write-ahead log
-//! (`docs/DURABILITY.md`). [`Store::open_durable`] locks the directory, loads the newest
-//! snapshot and replays the logs after it; every later `put`, `remove`, `import_json` and
+//! (`docs/DURABILITY.md`). [`Durable::open`] (behind
+//! [`Store::open_durable`](crate::core::Store::open_durable)) locks the directory, loads the
+//! newest snapshot and replays the logs after it into a new
+//! [`MemStore`](crate::core::store::MemStore); every later `put`, `remove`, `import_json` and
 //! `apply_batch` is applied and appended to the log under one writer lock, then waits for
 //! durability as its [`SyncMode`] says.
+//!
+//! The log sits above the memory store and is never called back by it: the facade hands
+//! [`Durable::write`] the memory store (read by automatic checkpoints) and a closure that
+//! applies the write to it and encodes its record.
 //!
 //! # Locks, in the only order they are taken
 //! 1. `checkpoint`: serialises checkpoints (and `replace_all` on a durable store).
@@ -36,9 +42,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::core::bytes::{sync_dir, write_atomically};
 use crate::core::error::StoreError;
-use crate::core::snapshot::{sync_dir, users_of, write_atomically};
-use crate::core::store::Store;
+use crate::core::snapshot::users_of;
+use crate::core::store::MemStore;
 use crate::core::wal::{self, Entry, HEADER_LEN};
 use crate::dirlock::{self, DirLock};
 
@@ -399,7 +406,8 @@ impl Shared {
     }
 }
 
-/// The durable part of a [`Store`] opened with [`Store::open_durable`].
+/// The log of a durable [`Store`](crate::core::Store): its data directory, group commit and
+/// checkpoints.
 pub(crate) struct Durable {
     shared: Arc<Shared>,
     flusher: Mutex<Option<JoinHandle<()>>>,
@@ -422,7 +430,7 @@ impl Durable {
     /// automatic checkpoint if the log reached its threshold.
     pub(crate) fn write<R>(
         &self,
-        store: &Store,
+        mem: &MemStore,
         f: impl FnOnce(&mut Vec<u8>) -> R,
     ) -> Result<R, StoreError> {
         let shared = &*self.shared;
@@ -447,7 +455,7 @@ impl Durable {
             shared.wait_durable(end)?;
         }
         if log_len >= shared.options.checkpoint_log_bytes {
-            self.checkpoint(store, Kind::Auto)?;
+            self.run_checkpoint(mem, Kind::Auto)?;
         }
         Ok(result)
     }
@@ -455,14 +463,19 @@ impl Durable {
     /// `replace_all` on a durable store: `install` runs as a checkpoint's content change.
     pub(crate) fn replace_all<'a>(
         &self,
-        store: &Store,
+        mem: &MemStore,
         install: impl FnOnce() + 'a,
     ) -> Result<(), StoreError> {
-        self.checkpoint(store, Kind::Install(Box::new(install)))
+        self.run_checkpoint(mem, Kind::Install(Box::new(install)))
     }
 
-    /// A checkpoint (`docs/DURABILITY.md`, "Checkpoints").
-    fn checkpoint(&self, store: &Store, kind: Kind<'_>) -> Result<(), StoreError> {
+    /// A manual checkpoint of the content of `mem`.
+    pub(crate) fn checkpoint(&self, mem: &MemStore) -> Result<(), StoreError> {
+        self.run_checkpoint(mem, Kind::Manual)
+    }
+
+    /// A checkpoint (`docs/DURABILITY.md`, "Checkpoints") of the content of `mem`.
+    fn run_checkpoint(&self, mem: &MemStore, kind: Kind<'_>) -> Result<(), StoreError> {
         let shared = &*self.shared;
         let _one_at_a_time = lock(&shared.checkpoint);
         let mut w = lock(&shared.writer);
@@ -514,7 +527,7 @@ impl Durable {
         w.generation = next;
         w.log_len = HEADER_LEN as u64;
         // 3. The content, then the writers go on (after the snapshot for an install).
-        let snapshot = store.to_snapshot_bytes();
+        let snapshot = mem.to_snapshot_bytes();
         let held = if install {
             Some(w)
         } else {
@@ -682,21 +695,22 @@ impl fmt::Debug for Durable {
     }
 }
 
-impl Store {
-    /// Opens (creating it if missing) the data directory `dir` as a durable store: locks it,
-    /// loads its newest snapshot and replays the logs after it (`docs/DURABILITY.md`, "Opening
-    /// a directory"). Every later write is logged as `options.sync` says.
+impl Durable {
+    /// Opens (creating it if missing) the data directory `dir`: locks it, loads its newest
+    /// snapshot and replays the logs after it (`docs/DURABILITY.md`, "Opening a directory").
+    /// Returns the content as a new memory store, and the log that every later write of the
+    /// facade goes through, as `options.sync` says.
     ///
     /// # Errors
     /// [`StoreError::Locked`] if another store has the directory open (in this process or
     /// another); [`StoreError::SnapshotCorrupt`] naming the file (and the offset, in a log) for
     /// a damaged snapshot or log, or a log missing from the chain, in which case nothing in the
     /// directory was changed; [`StoreError::SnapshotIo`] for any other I/O failure.
-    pub fn open_durable(
-        dir: impl AsRef<Path>,
+    pub(crate) fn open(
+        dir: &Path,
         options: DurableOptions,
-    ) -> Result<Store, StoreError> {
-        let dir = dir.as_ref().to_owned();
+    ) -> Result<(MemStore, Durable), StoreError> {
+        let dir = dir.to_owned();
         // 1. The directory and its lock.
         fs::create_dir_all(&dir).map_err(|e| io_error(&dir, "cannot create the directory", e))?;
         let lock_path = dir.join("LOCK");
@@ -769,8 +783,8 @@ impl Store {
         }
         let users = replayed(snapshot_users, &entries);
         drop(entries);
-        let mut store = Store::new();
-        store.replace_all(users)?;
+        let mem = MemStore::new();
+        mem.replace_all(users)?;
         drop(contents);
         drop(snapshot_bytes);
         // The files' bytes and the replay's temporaries are freed: give their pages back (glibc
@@ -832,50 +846,11 @@ impl Store {
                 .map_err(|e| io_error(&shared.dir, "cannot start the log thread", e))?;
             Some(thread)
         };
-        store.set_durable(Durable {
+        let log = Durable {
             shared,
             flusher: Mutex::new(flusher),
-        });
-        Ok(store)
-    }
-
-    /// Writes a snapshot of the content and truncates the log (`docs/DURABILITY.md`,
-    /// "Checkpoints"); does nothing on a store that is not durable.
-    ///
-    /// # Errors
-    /// [`StoreError::LogClosed`] after [`Store::close_log`]; [`StoreError::LogIo`] if the log
-    /// cannot be synced (later writes are then refused); [`StoreError::SnapshotIo`] if a file
-    /// cannot be created, written or deleted (the directory still opens to the same content).
-    pub fn checkpoint(&self) -> Result<(), StoreError> {
-        match self.durable() {
-            Some(durable) => durable.checkpoint(self, Kind::Manual),
-            None => Ok(()),
-        }
-    }
-
-    /// Writes and syncs the buffered records, closes the log and releases the directory lock;
-    /// waits for the writes in flight. Idempotent; later writes fail with
-    /// [`StoreError::LogClosed`], reads go on. Does nothing on a store that is not durable.
-    /// Dropping a durable store does this (ignoring errors).
-    ///
-    /// # Errors
-    /// [`StoreError::LogIo`] if the last records could not be written or synced (or an earlier
-    /// write had failed).
-    pub fn close_log(&self) -> Result<(), StoreError> {
-        match self.durable() {
-            Some(durable) => durable.close(),
-            None => Ok(()),
-        }
-    }
-
-    /// The log's counters; `None` if the store is not durable.
-    pub fn log_stats(&self) -> Option<LogStats> {
-        self.durable().map(Durable::stats)
-    }
-
-    /// True if the store was opened with [`Store::open_durable`].
-    pub fn is_durable(&self) -> bool {
-        self.durable().is_some()
+        };
+        Ok((mem, log))
     }
 }
 

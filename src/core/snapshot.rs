@@ -1,20 +1,21 @@
 //! Snapshots: the whole store in one checksummed binary file (`docs/SNAPSHOT.md`, version 1).
 //!
-//! [`Store::save`] serialises one consistent view of the store and replaces the target file
-//! atomically (temporary file in the same directory, `fsync`, rename, `fsync` of the directory).
-//! [`Store::open`] reads a whole file and checks its length, magic, version, checksum and every
-//! record before it builds the store, so nothing is ever loaded partially. The Kotlin store
-//! implements the same format; the two write byte-identical files for the same content.
+//! This module only encodes and decodes bytes (and reads or replaces a whole file); it never
+//! sees a store. [`Store::save`](crate::core::Store::save) encodes one consistent view of the
+//! store with an [`Encoder`] and replaces the target file atomically (temporary file in the same
+//! directory, `fsync`, rename, `fsync` of the directory).
+//! [`Store::open`](crate::core::Store::open) reads a whole file and checks its length, magic,
+//! version, checksum and every record ([`users_of`]) before it builds the store, so nothing is
+//! ever loaded partially. The Kotlin store implements the same format; the two write
+//! byte-identical files for the same content.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::fs;
+use std::io;
+use std::path::Path;
 
+use crate::core::bytes::{u32_at, u64_at, write_atomically};
 use crate::core::error::StoreError;
 use crate::core::name::name_problem;
-use crate::core::store::Store;
 
 /// The first 8 bytes of every snapshot: `\x89USNAP\r\n`.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"\x89USNAP\r\n";
@@ -37,100 +38,83 @@ const RECORD_FIXED_LEN: usize = 8 + 2;
 /// The most UTF-8 bytes a valid name takes (256 code points of 4 bytes).
 const MAX_NAME_BYTES: usize = 1024;
 
-impl Store {
-    /// Writes every user to `path` in the snapshot format, replacing the file atomically: the
-    /// file holds either its previous content or the complete new snapshot, even if the process
-    /// dies or the machine loses power meanwhile.
-    ///
-    /// # Errors
-    /// [`StoreError::SnapshotIo`] naming `path` if anything fails (the directory does not exist,
-    /// no permission, disk full, …); the target is then untouched and no temporary file remains.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StoreError> {
-        let path = path.as_ref();
-        let bytes = self.to_snapshot_bytes();
-        write_atomically(path, &bytes).map_err(|e| StoreError::SnapshotIo {
-            path: path.to_owned(),
-            reason: format!("cannot save: {e}"),
-        })
-    }
+/// Writes a snapshot: the header, then one [`Encoder::push`] per user in ascending id order,
+/// then [`Encoder::finish`] patches the header and appends the CRC-32.
+pub(crate) struct Encoder {
+    out: Vec<u8>,
+    count: u64,
+}
 
-    /// A new store holding the users of the snapshot at `path`.
-    ///
-    /// The whole file is read and checked (length, magic, version, checksum, then every record:
-    /// ids ascending and at most `i64::MAX`, names valid as in `docs/RULES.md`) before the store
-    /// is built.
-    ///
-    /// # Errors
-    /// [`StoreError::SnapshotMissing`] if the file does not exist, [`StoreError::SnapshotCorrupt`]
-    /// if it is not a valid snapshot, [`StoreError::SnapshotIo`] if it cannot be read.
-    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
-        let path = path.as_ref();
-        let bytes = fs::read(path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => StoreError::SnapshotMissing {
-                path: path.to_owned(),
-            },
-            _ => StoreError::SnapshotIo {
-                path: path.to_owned(),
-                reason: format!("cannot read: {e}"),
-            },
-        })?;
-        let store = Store::from_snapshot_at(&bytes, path);
-        // The file's bytes and the build's temporaries are freed: give their pages back.
-        drop(bytes);
-        crate::reclaim::trim_heap();
-        store
-    }
-
-    /// A new store holding the users of a snapshot held in memory: exactly what [`Store::open`]
-    /// does once it has read the file, with the same checks. It is public so the snapshot reader
-    /// can be fuzzed (`fuzz/`) and tested without files.
-    ///
-    /// # Errors
-    /// [`StoreError::SnapshotCorrupt`] (whose path is `<memory>`) if `bytes` is not a valid
-    /// snapshot.
-    pub fn from_snapshot_bytes(bytes: &[u8]) -> Result<Store, StoreError> {
-        Store::from_snapshot_at(bytes, Path::new("<memory>"))
-    }
-
-    /// [`Store::from_snapshot_bytes`], naming `path` in the error.
-    fn from_snapshot_at(bytes: &[u8], path: &Path) -> Result<Store, StoreError> {
-        // The names stay borrowed from the file's bytes until the tables are built.
-        let users = parse(bytes).map_err(|reason| StoreError::SnapshotCorrupt {
-            path: path.to_owned(),
-            reason,
-        })?;
-        let store = Store::new();
-        store.replace_all(users)?;
-        Ok(store)
-    }
-
-    /// The snapshot of the store as bytes (header, records sorted by id, CRC-32).
-    pub fn to_snapshot_bytes(&self) -> Vec<u8> {
+impl Encoder {
+    /// A snapshot with no user yet.
+    pub(crate) fn new() -> Encoder {
         let mut out = Vec::new();
         out.extend_from_slice(&SNAPSHOT_MAGIC);
         out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
         out.extend_from_slice(&0u32.to_le_bytes());
         // Total length and count are patched in once the records are written.
         out.extend_from_slice(&[0; 16]);
-        let mut count: u64 = 0;
-        self.for_each_sorted(|id, name| {
-            out.extend_from_slice(&id.to_le_bytes());
-            // A stored name is valid, so it holds at most MAX_NAME_BYTES bytes.
-            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            out.extend_from_slice(name.as_bytes());
-            count += 1;
-        });
+        Encoder { out, count: 0 }
+    }
+
+    /// Appends the valid user `id`, `name` (ids must come in ascending order).
+    pub(crate) fn push(&mut self, id: u64, name: &str) {
+        self.out.extend_from_slice(&id.to_le_bytes());
+        // A valid name holds at most MAX_NAME_BYTES bytes.
+        self.out
+            .extend_from_slice(&(name.len() as u16).to_le_bytes());
+        self.out.extend_from_slice(name.as_bytes());
+        self.count += 1;
+    }
+
+    /// The whole snapshot (header, records, CRC-32).
+    pub(crate) fn finish(self) -> Vec<u8> {
+        let mut out = self.out;
         let total = (out.len() + CRC_LEN) as u64;
         out[16..24].copy_from_slice(&total.to_le_bytes());
-        out[24..32].copy_from_slice(&count.to_le_bytes());
+        out[24..32].copy_from_slice(&self.count.to_le_bytes());
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         out
     }
 }
 
-/// The users of the snapshot `bytes` read from `path`, ascending by id, checked as by
-/// [`Store::open`]; borrowed from `bytes`.
+/// Replaces the file at `path` with the snapshot `bytes`, atomically: the file holds either its
+/// previous content or the complete new snapshot, even if the process dies or the machine loses
+/// power meanwhile.
+///
+/// # Errors
+/// [`StoreError::SnapshotIo`] naming `path` if anything fails; the target is then untouched and
+/// no temporary file remains.
+pub(crate) fn save(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    write_atomically(path, bytes).map_err(|e| StoreError::SnapshotIo {
+        path: path.to_owned(),
+        reason: format!("cannot save: {e}"),
+    })
+}
+
+/// The bytes of the file at `path`.
+///
+/// # Errors
+/// [`StoreError::SnapshotMissing`] if the file does not exist, [`StoreError::SnapshotIo`] if it
+/// cannot be read.
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, StoreError> {
+    fs::read(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => StoreError::SnapshotMissing {
+            path: path.to_owned(),
+        },
+        _ => StoreError::SnapshotIo {
+            path: path.to_owned(),
+            reason: format!("cannot read: {e}"),
+        },
+    })
+}
+
+/// The users of the snapshot `bytes` read from `path`, ascending by id, every check of
+/// `docs/SNAPSHOT.md` passed; borrowed from `bytes`.
+///
+/// # Errors
+/// [`StoreError::SnapshotCorrupt`] naming `path` and what is wrong.
 pub(crate) fn users_of<'a>(
     bytes: &'a [u8],
     path: &Path,
@@ -237,84 +221,13 @@ fn parse(bytes: &[u8]) -> Result<Vec<(u64, &str)>, String> {
     Ok(users)
 }
 
-/// The little-endian `u32` at `at` (the caller checked the bounds); also read by the log (wal.rs).
-pub(crate) fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    let mut b = [0; 4];
-    b.copy_from_slice(&bytes[at..at + 4]);
-    u32::from_le_bytes(b)
-}
-
-/// The little-endian `u64` at `at` (the caller checked the bounds); also read by the log (wal.rs).
-pub(crate) fn u64_at(bytes: &[u8], at: usize) -> u64 {
-    let mut b = [0; 8];
-    b.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_le_bytes(b)
-}
-
-/// Makes temporary file names unique within the process.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Writes `bytes` to a temporary file next to `path`, syncs it, renames it over `path` and syncs
-/// the directory. On failure the temporary file is removed.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"))?;
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let unique = format!(
-        "{}-{}-{:08x}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed),
-        nanos
-    );
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(file_name);
-    temp_name.push(format!(".{unique}.tmp"));
-    let temp = dir.join(temp_name);
-
-    let written = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temp, path)
-    })();
-    if let Err(e) = written {
-        // The temporary file may not exist (creating it failed); nothing else to report then.
-        let _ = fs::remove_file(&temp);
-        return Err(e);
-    }
-    sync_dir(&dir)
-}
-
-/// Flushes a directory's entries (the rename) to the disk.
-#[cfg(unix)]
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Windows cannot open a directory as a file; its renames are flushed with the file system.
-#[cfg(not(unix))]
-pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn an_empty_store_is_36_bytes() {
-        let bytes = Store::new().to_snapshot_bytes();
+        let bytes = Encoder::new().finish();
         assert_eq!(bytes.len(), MIN_LEN);
         assert_eq!(&bytes[..8], &SNAPSHOT_MAGIC);
         assert_eq!(u64_at(&bytes, 16), 36);
@@ -323,10 +236,10 @@ mod tests {
 
     #[test]
     fn the_layout_matches_the_documentation() {
-        let store = Store::new();
-        store.put(2, "é".as_bytes()).unwrap();
-        store.put(1, b"a").unwrap();
-        let bytes = store.to_snapshot_bytes();
+        let mut encoder = Encoder::new();
+        encoder.push(1, "a");
+        encoder.push(2, "é");
+        let bytes = encoder.finish();
         let mut expected = Vec::new();
         expected.extend_from_slice(b"\x89USNAP\r\n");
         expected.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0]);

@@ -8,9 +8,9 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use crate::core::bytes::{u32_at, u64_at};
 use crate::core::error::StoreError;
 use crate::core::name::name_problem;
-use crate::core::snapshot::{u32_at, u64_at};
 
 /// The first 8 bytes of every log: `\x89USWAL\r\n`.
 pub const WAL_MAGIC: [u8; 8] = *b"\x89USWAL\r\n";
