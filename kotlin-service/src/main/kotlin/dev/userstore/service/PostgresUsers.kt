@@ -31,6 +31,16 @@ private const val DELETE = "DELETE FROM users WHERE id = ?"
 private const val FIND_BY_NAME = "SELECT id, name FROM users WHERE name = ? ORDER BY id"
 private const val COUNT = "SELECT count(*) FROM users"
 
+// Replica mode's read-your-writes: the WAL write position, read on the writing connection right after its COMMIT
+// returned, as bytes (pg_lsn minus 0/0). See [PostgresUsers.putAt].
+private const val WAL_POSITION = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint"
+
+// Replica mode: a session whose synchronous_commit is `off` would answer COMMIT before its record is written, so the
+// position read after it could be before the commit; such a session is raised to `local` (the commit record flushed
+// here before COMMIT returns). Any other setting (`local`, `on`, `remote_write`, `remote_apply`) is kept.
+private const val SYNC_COMMIT_FOR_REPLICA =
+    "SELECT set_config('synchronous_commit', 'local', false) WHERE current_setting('synchronous_commit') = 'off'"
+
 /** The longest a request waits for a pooled connection, or for a new one, in milliseconds. */
 private const val POOL_TIMEOUT_MILLIS = 5_000L
 
@@ -175,6 +185,62 @@ class PostgresUsers private constructor(
         }
     }
 
+    /**
+     * A write of replica mode: [changed] as [put] or [remove] answer it, and [walPosition], a WAL position at or after
+     * the end of the write's commit record (what the instance's replica must have applied before answering).
+     */
+    class Committed(
+        val changed: Boolean,
+        val walPosition: Long,
+    )
+
+    /**
+     * [put], then the WAL position to wait for (replica mode, read-your-writes). The statement commits on its own
+     * (auto-commit) and `pg_current_wal_lsn()` is read next on the same connection.
+     *
+     * Why that position: PostgreSQL does not hand a transaction its commit LSN. `pg_current_wal_lsn()` is the WAL
+     * write position; with synchronous_commit at `local` or above (see [connect]'s `readYourWrites`) COMMIT returns
+     * only once its record is flushed, so the write position read after it is at or past the record's end: waiting
+     * for it never answers before the write is applied. It can be further on when other sessions wrote WAL in
+     * between; the replica then reaches it from the server's keepalives (a little later, never wrongly). The insert
+     * position (`pg_current_wal_insert_lsn()`) would also be an upper bound, but at a page boundary it points past the
+     * page header, where no WAL may come for a long time on an idle server.
+     */
+    suspend fun putAt(user: User): Committed {
+        checkUser(user.id, user.name)
+        return call { connection ->
+            val created =
+                connection.prepareStatement(UPSERT).use { statement ->
+                    statement.setLong(1, user.id)
+                    statement.setString(2, user.name)
+                    statement.executeQuery().use { rows ->
+                        rows.next()
+                        rows.getBoolean(1)
+                    }
+                }
+            Committed(created, walPosition(connection))
+        }
+    }
+
+    /** [remove], then the WAL position to wait for, as [putAt]. */
+    suspend fun removeAt(id: Long): Committed =
+        call { connection ->
+            val removed =
+                connection.prepareStatement(DELETE).use { statement ->
+                    statement.setLong(1, id)
+                    statement.executeUpdate() > 0
+                }
+            Committed(removed, walPosition(connection))
+        }
+
+    private fun walPosition(connection: Connection): Long =
+        connection.createStatement().use { statement ->
+            statement.executeQuery(WAL_POSITION).use { rows ->
+                rows.next()
+                rows.getLong(1)
+            }
+        }
+
     /** Removes the user; true if it existed. */
     suspend fun remove(id: Long): Boolean =
         call { connection ->
@@ -232,12 +298,15 @@ class PostgresUsers private constructor(
          * Opens a pool of at most [poolSize] connections to [url] (`postgres://` or `postgresql://`), checks that it
          * connects and creates the schema if missing.
          *
+         * @param readYourWrites replica mode: each connection's synchronous_commit is raised to `local` if it is `off`,
+         *   so the position [putAt] and [removeAt] read after COMMIT is at or past the commit
          * @throws IllegalArgumentException for a URL that is not one of those (the message shows it redacted)
          * @throws DatabaseUnavailableException when the database cannot be reached or used
          */
         fun connect(
             url: String,
             poolSize: Int,
+            readYourWrites: Boolean = false,
         ): PostgresUsers {
             val shown = redactDatabaseUrl(url)
             val parsed = parse(url, shown)
@@ -251,6 +320,7 @@ class PostgresUsers private constructor(
                     minimumIdle = 1
                     connectionTimeout = POOL_TIMEOUT_MILLIS
                     poolName = "userstore-db"
+                    if (readYourWrites) connectionInitSql = SYNC_COMMIT_FOR_REPLICA
                     addDataSourceProperty("ApplicationName", "userstore-kotlin-service")
                 }
             val dataSource =

@@ -17,6 +17,7 @@ import dev.userstore.NativeUserStore
 import dev.userstore.Sync
 import dev.userstore.User
 import dev.userstore.UserStore
+import dev.userstore.postgres.PostgresReplica
 import io.ktor.server.application.ApplicationStopped
 import io.ktor.server.engine.connector
 import io.ktor.server.engine.embeddedServer
@@ -30,6 +31,7 @@ import java.io.PrintStream
 import java.io.UncheckedIOException
 import java.nio.file.Files
 import java.nio.file.Path
+import java.time.Duration
 import java.util.concurrent.CountDownLatch
 
 /** How long shutdown waits for quiet (no new work) before stopping the engine, in milliseconds. */
@@ -45,7 +47,7 @@ enum class DbMode(
     /** Every request goes to PostgreSQL. */
     DIRECT("direct"),
 
-    /** Reads from the in-process store, kept equal to the table by logical replication (not yet available). */
+    /** Reads from the in-process store, kept equal to the table by logical replication; writes go to PostgreSQL. */
     REPLICA("replica"),
 }
 
@@ -86,7 +88,12 @@ enum class ServedStore(
  * With `--db postgres://USER@HOST:PORT/DB --db-mode direct` every request goes to PostgreSQL instead
  * ([databaseModule], [PostgresUsers]; docs/SERVICE.md, "Database modes"): the table is created if missing at start,
  * and the URL is shown with its password redacted. `--db` excludes `--users` and `--snapshot`, `--db-mode` needs
- * `--db`, `--data-dir` does not combine with direct mode; `--db-mode replica` is refused: not yet available.
+ * `--db`, `--data-dir` does not combine with direct mode.
+ *
+ * With `--db URL --db-mode replica` the `--store` store answers the reads, kept equal to the table by
+ * [PostgresReplica] (logical replication), and writes go to PostgreSQL, answered once this instance's store has
+ * applied them ([replicaModule]). It listens at once; `/health` is 503 until the initial copy is done. `--data-dir`
+ * does not combine with it yet (a durable replica needs its applied position kept with the store's data).
  *
  * @param err where progress and shutdown messages go
  */
@@ -135,7 +142,9 @@ class ServeCommand(
     )
     private val dbMode by option(
         "--db-mode",
-        help = "how --db is used: direct (every request goes to PostgreSQL) or replica (not yet available)",
+        help =
+            "how --db is used: direct (every request goes to PostgreSQL) or replica (reads from the --store store, kept " +
+                "equal to the table by logical replication; writes go to PostgreSQL)",
     ).enum<DbMode> { it.label }
     private val dbPool by option("--db-pool", metavar = "N", help = "most connections the --db pool opens")
         .int()
@@ -152,7 +161,7 @@ class ServeCommand(
     override fun run() {
         checkDatabaseOptions()
         val url = db
-        if (url != null) return runDirect(url)
+        if (url != null) return if (dbMode == DbMode.REPLICA) runReplica(url) else runDirect(url)
         checkDurableOptions()
         val dir = dataDir
         val userStore = if (dir != null) openDurable(dir) else openStore()
@@ -197,11 +206,18 @@ class ServeCommand(
         if (snapshot != null) throw UsageError("option --db cannot be used with --snapshot")
         when (dbMode) {
             null -> {
-                throw UsageError("option --db needs --db-mode direct")
+                throw UsageError("option --db needs --db-mode direct or --db-mode replica")
             }
 
             DbMode.REPLICA -> {
-                throw UsageError("--db-mode replica is not yet available in this service; use --db-mode direct")
+                if (dataDir != null) {
+                    throw UsageError(
+                        "option --data-dir cannot be used with --db-mode replica yet: a durable replica needs the " +
+                            "replication position it has applied stored with the store's data (a PositionStore kept by the " +
+                            "durable store, so a restart resumes without a new copy), which userstore-postgres does not " +
+                            "have yet; run the replica without --data-dir (it copies the table at start)",
+                    )
+                }
             }
 
             DbMode.DIRECT -> {
@@ -257,6 +273,76 @@ class ServeCommand(
         }
         val bound = runBlocking { server.engine.resolvedConnectors() }.first()
         err.println("serve: postgres (direct, ${users.shownUrl}), listening on http://${bound.host}:${bound.port}")
+        stopped.await()
+    }
+
+    /**
+     * Replica mode: the write pool and the schema first (a bad URL or an unreachable database stops the start with
+     * its message, password redacted), then the replica in the background and the server at once; `/health` says
+     * 503 until the initial copy is done, and a line is printed when it is.
+     */
+    private fun runReplica(url: String) {
+        val start = System.nanoTime()
+        val users =
+            try {
+                PostgresUsers.connect(url, dbPool, readYourWrites = true)
+            } catch (e: DatabaseUnavailableException) {
+                throw CliktError(e.message)
+            } catch (e: IllegalArgumentException) {
+                throw CliktError(e.message)
+            }
+        val userStore = store.create()
+        val replica =
+            try {
+                PostgresReplica.start(userStore, url)
+            } catch (e: IllegalArgumentException) {
+                users.close()
+                userStore.close()
+                throw CliktError("--db ${users.shownUrl}: ${e.message}")
+            }
+        err.println("serve: connected to ${users.shownUrl} (write pool of at most $dbPool); replica starting (initial copy)")
+        // Says when the store is ready (the initial copy's time is the start-up cost of this mode).
+        Thread({
+            if (replica.awaitCaughtUp(Duration.ofDays(1))) {
+                err.println(
+                    "serve: replica caught up: ${userStore.size} users at ${replica.appliedLsnText}, " +
+                        "${(System.nanoTime() - start) / 1_000_000} ms after start",
+                )
+            }
+        }, "serve-replica-ready").apply { isDaemon = true }.start()
+        val registry = PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
+        val server =
+            embeddedServer(Netty, configure = {
+                connector {
+                    host = this@ServeCommand.host
+                    port = this@ServeCommand.port
+                }
+                shutdownGracePeriod = SHUTDOWN_GRACE_MILLIS
+                shutdownTimeout = SHUTDOWN_TIMEOUT_MILLIS
+            }) { replicaModule(userStore, store.label, replica, users, registry) }
+        val stopped = CountDownLatch(1)
+        server.monitor.subscribe(ApplicationStopped) {
+            try {
+                replica.close()
+                users.close()
+                userStore.close()
+                err.println("serve: replica stopped, database pool and store closed")
+            } finally {
+                stopped.countDown()
+            }
+        }
+        try {
+            server.start(wait = false)
+        } catch (e: IOException) {
+            replica.close()
+            users.close()
+            userStore.close()
+            throw CliktError("cannot listen on $host:$port: $e")
+        }
+        val bound = runBlocking { server.engine.resolvedConnectors() }.first()
+        err.println(
+            "serve: ${store.label} store, replica of postgres (${users.shownUrl}), listening on http://${bound.host}:${bound.port}",
+        )
         stopped.await()
     }
 

@@ -176,7 +176,7 @@ private suspend inline fun <T> onWriteContext(
 
 internal fun notFound(id: Long) = HttpError(HttpStatusCode.NotFound, "no user with id $id")
 
-private fun sizeOrNaN(store: UserStore): Double =
+internal fun sizeOrNaN(store: UserStore): Double =
     try {
         store.size.toDouble()
     } catch (e: StoreClosedException) {

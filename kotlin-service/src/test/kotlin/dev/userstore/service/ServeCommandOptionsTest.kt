@@ -50,10 +50,18 @@ class ServeCommandOptionsTest {
             listOf("--db", url, "--db-mode", "direct", "--snapshot", dir.resolve("u.snap").toString()) to
                 "option --db cannot be used with --snapshot",
             listOf("--db-mode", "direct") to "option --db-mode needs --db",
-            listOf("--db", url) to "option --db needs --db-mode direct",
+            listOf("--db", url) to "option --db needs --db-mode direct or --db-mode replica",
             listOf("--db", url, "--db-mode", "direct", "--data-dir", dir.resolve("d").toString()) to
                 "option --data-dir cannot be used with --db-mode direct: the data lives in PostgreSQL",
-            listOf("--db", url, "--db-mode", "replica") to "--db-mode replica is not yet available in this service; use --db-mode direct",
+            listOf("--db", url, "--db-mode", "replica", "--users", "5") to "option --db cannot be used with --users",
+            listOf("--db", url, "--db-mode", "replica", "--snapshot", dir.resolve("u.snap").toString()) to
+                "option --db cannot be used with --snapshot",
+            listOf("--db", url, "--db-mode", "replica", "--data-dir", dir.resolve("d").toString()) to
+                "option --data-dir cannot be used with --db-mode replica yet: a durable replica needs the replication " +
+                "position it has applied stored with the store's data (a PositionStore kept by the durable store, so a " +
+                "restart resumes without a new copy), which userstore-postgres does not have yet; run the replica " +
+                "without --data-dir (it copies the table at start)",
+            listOf("--db", url, "--db-mode", "replica", "--sync", "batch") to "option --sync needs --data-dir",
         )) {
             val error = assertFailsWith<UsageError>(args.toString()) { serve(*args.toTypedArray()) }
             assertEquals(message, error.message, args.toString())
@@ -63,6 +71,12 @@ class ServeCommandOptionsTest {
         val message = error.message ?: ""
         assertTrue(message.startsWith("cannot use the database postgres://u:***@127.0.0.1:1/db: "), message)
         assertFalse(message.contains("pw-not-shown"), message)
+        // Replica mode connects its write pool first: the same refusal, the same redaction.
+        val replicaError = assertFailsWith<CliktError> { serve("--store", "kotlin", "--db", url, "--db-mode", "replica") }
+        val replicaMessage = replicaError.message ?: ""
+        assertTrue(replicaMessage.startsWith("cannot use the database postgres://u:***@127.0.0.1:1/db: "), replicaMessage)
+        assertFalse(replicaMessage.contains("pw-not-shown"), replicaMessage)
+        assertFalse(Files.exists(dir.resolve("d")), "a refused start created the data directory")
     }
 
     @Test

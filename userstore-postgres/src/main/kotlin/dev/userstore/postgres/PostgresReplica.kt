@@ -140,6 +140,30 @@ class PostgresReplica private constructor(
         }
     }
 
+    /**
+     * Waits until the store holds everything up to the WAL position [lsn]: true once [appliedLsn] >= [lsn], false if
+     * [timeout] passes first (or the replica is closed). Read-your-writes: after a write's COMMIT returned, read
+     * `pg_current_wal_lsn()` on the same connection (the commit record's end is at or before it) and pass it here;
+     * when the write was the last WAL, its transaction's commit moves the applied position there; otherwise the
+     * server's keepalives move it past WAL that holds nothing for this table (the wait asks for them).
+     * Does not query the server; a [lsn] <= 0 returns true at once.
+     */
+    fun awaitApplied(
+        lsn: Long,
+        timeout: Duration,
+    ): Boolean {
+        if (applied >= lsn) return true
+        val deadline = System.nanoTime() + timeout.toNanos()
+        while (true) {
+            if (applied >= lsn) return true
+            if (closed.get()) return false
+            val left = deadline - System.nanoTime()
+            if (left <= 0) return false
+            statusRequested.set(true) // a status update makes the server send a keepalive with its position
+            lock.withLock { if (applied < lsn && !closed.get()) progress.awaitNanos(minOf(left, AWAIT_POLL_NANOS)) }
+        }
+    }
+
     /** How far behind the server the store is (see [ReplicaLag]); asks the server for its position. */
     fun lag(): ReplicaLag {
         val bytes =
@@ -601,6 +625,9 @@ class PostgresReplica private constructor(
 
     companion object {
         private const val POLL_NANOS = 1_000_000L
+
+        /** How often [awaitApplied] asks again for the server's position while it waits. */
+        private val AWAIT_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(5)
         private const val SCHEMA_LOCK_KEY = 0x7573657273746f72L // "userstor"
         private const val PG_EPOCH_MICROS = 946_684_800_000_000L // 2000-01-01 in Unix microseconds
         private val random = SecureRandom()
