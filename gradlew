@@ -9,8 +9,9 @@
 #   ./gradlew installDist   kotlin-demo/build/install/kotlin-demo/{bin/kotlin-demo, lib/*.jar}
 #   ./gradlew run [--args="..."]   installDist, then the demo with those arguments; compare's HTML
 #                           report goes to build/reports/userstore (and kotlin-demo/build/reports/userstore)
-#   ./gradlew publishToMavenLocal  installs dev.userstore:userstore (jar, sources jar, pom) into the
-#                           local Maven repository, for a backend's mavenLocal()
+#   ./gradlew publishToMavenLocal  installs dev.userstore:userstore (jar, sources jar, pom) and the
+#                           PostgreSQL replica dev.userstore:userstore-postgres into the local Maven
+#                           repository, for a backend's mavenLocal()
 #   ./gradlew jmh [-Pjmh.profile=quick|full] [-Pjmh.profiler=async] [--args="JMH options"]
 #                           JMH benchmarks (benchmarks/build/benchmarks.jar); JSON results and the
 #                           environment in benchmarks/build/reports/jmh (DurableBenchmark only when named)
@@ -291,7 +292,7 @@ for task in "${tasks[@]}"; do
       ;;
     test) maven verify -DskipRustLint=true -Dktlint.skip=true ${test_flags[@]+"${test_flags[@]}"} ;;
     assemble|jar|installDist) maven package "${no_checks[@]}" -pl kotlin-demo -am ;;
-    publishToMavenLocal) maven install "${no_checks[@]}" -pl userstore -am ;;
+    publishToMavenLocal) maven install "${no_checks[@]}" -pl userstore,userstore-postgres -am ;;
     run)
       # The build's log goes to stderr, so stdout holds only the demo's output.
       maven package "${no_checks[@]}" -pl kotlin-demo -am 1>&2
