@@ -112,9 +112,19 @@ impl AppState {
     /// The state of replica mode: reads from an empty store that [`crate::replica::run`] keeps
     /// equal to the table; writes go to `db`.
     pub fn replica_of(db: Database) -> Result<AppState, String> {
-        let mut state = AppState::new(Store::new(), "native")?;
+        AppState::replica_with(db, Store::new(), ReplicaState::default())
+    }
+
+    /// The state of replica mode over `store` (a durable replica's store, opened from its data
+    /// directory) and `replica` (its slot and position file).
+    pub fn replica_with(
+        db: Database,
+        store: Store,
+        replica: ReplicaState,
+    ) -> Result<AppState, String> {
+        let mut state = AppState::new(store, "native")?;
         state.db = Some(db);
-        state.replica = Some(ReplicaState::default());
+        state.replica = Some(replica);
         Ok(state)
     }
 

@@ -20,8 +20,9 @@
 //!
 //! With `--db URL --db-mode replica` reads come from the in-process store, kept equal to the table
 //! by logical replication ([`replica`]); writes go to PostgreSQL and are answered once the store has
-//! applied their commit. `--data-dir` with replica mode (a durable replica) is refused: it needs
-//! the applied position stored with the data, which the core does not offer yet.
+//! applied their commit. With `--data-dir DIR --db-slot NAME` (and `--sync always`) it is a durable
+//! replica: the store opened from DIR, a named slot, the applied position in `DIR/replica-position`,
+//! and a restart resumes from it without copying the table.
 
 mod app;
 mod db;
@@ -106,6 +107,12 @@ struct Options {
     #[arg(long, value_name = "N", default_value_t = 10,
           value_parser = clap::value_parser!(u16).range(1..=1000), requires = "db")]
     db_pool: u16,
+
+    /// A durable replica's replication slot (--db-mode replica with --data-dir): created if missing,
+    /// kept while the server is stopped, never dropped by it (SELECT pg_drop_replication_slot('NAME'));
+    /// 1 to 63 of a-z, 0-9, _
+    #[arg(long, value_name = "NAME", requires = "data_dir")]
+    db_slot: Option<String>,
 }
 
 /// `--sync`: the core's [`SyncMode`] as a command-line value.
@@ -193,19 +200,16 @@ fn run_direct(options: &Options, url: &str) -> Result<ExitCode, String> {
         // clap requires --db-mode with --db; kept for a caller that builds Options by hand.
         None => return Err("--db needs --db-mode direct or replica".to_owned()),
     };
-    if options.data_dir.is_some() {
-        return Err(match mode {
-            DbMode::Direct => {
+    let durable = match (mode, options.data_dir.as_deref()) {
+        (DbMode::Direct, Some(_)) => {
+            return Err(
                 "--data-dir cannot be used with --db-mode direct: the data lives in PostgreSQL"
-            }
-            DbMode::Replica => {
-                "--data-dir cannot be used with --db-mode replica yet: a durable replica needs the \
-                 applied replication position stored with the store's data, which is not \
-                 available yet; run the replica without --data-dir (it copies the table at start)"
-            }
+                    .to_owned(),
+            )
         }
-        .to_owned());
-    }
+        (DbMode::Replica, Some(dir)) => Some(durable_replica(options, dir)?),
+        (_, None) => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -221,7 +225,12 @@ fn run_direct(options: &Options, url: &str) -> Result<ExitCode, String> {
     let state = match mode {
         DbMode::Direct => Arc::new(AppState::direct(db)?),
         DbMode::Replica => {
-            let state = Arc::new(AppState::replica_of(db)?);
+            let state = Arc::new(match durable {
+                Some((store, durable)) => {
+                    AppState::replica_with(db, store, replica::ReplicaState::durable(durable))?
+                }
+                None => AppState::replica_of(db)?,
+            });
             runtime.spawn(replica::run(state.clone()));
             state
         }
@@ -240,7 +249,42 @@ fn run_direct(options: &Options, url: &str) -> Result<ExitCode, String> {
         db.close();
     }
     say(format_args!("database pool closed"));
+    if let Some(dir) = options.data_dir.as_deref() {
+        close_durable(&state, dir);
+    }
     Ok(ExitCode::from(128 + signal_number))
+}
+
+/// A durable replica's store (opened from `dir`) and slot with its stored position. Only with
+/// `--sync always`: the position is stored once the transactions before it are durable, and with
+/// `batch` or `none` `apply_batch` returns before that (the core offers no wait for it).
+fn durable_replica(options: &Options, dir: &Path) -> Result<(Store, replica::Durable), String> {
+    let Some(slot) = options.db_slot.as_deref() else {
+        return Err(
+            "--db-mode replica with --data-dir needs --db-slot NAME: the replication slot that \
+             keeps the changes for this data directory while the server is stopped"
+                .to_owned(),
+        );
+    };
+    if options.sync != SyncArg::Always {
+        return Err(format!(
+            "--sync {} cannot be used with --db-mode replica: a durable replica tells PostgreSQL \
+             a position only once the transactions before it are durable here, which needs \
+             --sync always",
+            options.sync.label()
+        ));
+    }
+    replica::check_slot_name(slot)?;
+    let store = open_durable(dir, options.sync)?;
+    let durable = replica::Durable::open(dir, slot)?;
+    say(format_args!(
+        "durable replica: slot {slot}, stored position {}",
+        match durable.saved() {
+            0 => "none (the table will be copied)".to_owned(),
+            lsn => replica::lsn_text(lsn),
+        }
+    ));
+    Ok((store, durable))
 }
 
 /// The store from the snapshot at `path` if it exists; an empty store otherwise.

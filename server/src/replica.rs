@@ -29,14 +29,15 @@
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::TryStreamExt;
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, ReplicationEvent, TlsConfig};
 use tokio::sync::watch;
-use userstore::Store;
+use userstore::{Store, StoreError};
 
 use crate::app::AppState;
 use crate::db::{check_user, Database, DbError, Written};
@@ -73,6 +74,135 @@ pub fn lsn_text(lsn: u64) -> String {
     format!("{:X}/{:X}", lsn >> 32, lsn & 0xFFFF_FFFF)
 }
 
+/// The file in a durable replica's `--data-dir` that holds its slot and applied position.
+pub const POSITION_FILE: &str = "replica-position";
+
+/// How often, at most, the position file is rewritten while transactions stream (a keepalive
+/// between transactions writes it at once): each write costs two fsyncs, and a position that lags
+/// only means a few transactions applied again after a restart.
+const SAVE_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Checks a `--db-slot` name: PostgreSQL's rules for slot names (1 to 63 of `a-z`, `0-9`, `_`).
+pub fn check_slot_name(name: &str) -> Result<(), String> {
+    let valid = (1..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "--db-slot {name:?}: a slot name is 1 to 63 lower-case letters, digits or underscores"
+        ))
+    }
+}
+
+/// A durable replica: its named slot, and the position file in its data directory. The position
+/// written there is always one whose transactions are all durable in the store (the store is
+/// opened with `SyncMode::Always`: `apply_batch` returns after its log record is fdatasync'ed), and
+/// it is the only position PostgreSQL is told (standby status updates): the slot keeps every
+/// transaction after it.
+pub struct Durable {
+    slot: String,
+    dir: PathBuf,
+    /// The position in the file (0: none) and when it was written.
+    saved: Mutex<(u64, Instant)>,
+}
+
+impl Durable {
+    /// Reads `dir`'s position file; a file written for another slot counts as none (said on stderr).
+    pub fn open(dir: &Path, slot: &str) -> Result<Durable, String> {
+        check_slot_name(slot)?;
+        let path = dir.join(POSITION_FILE);
+        let saved = match std::fs::read_to_string(&path) {
+            Ok(text) => match parse_position(&text) {
+                Some((file_slot, lsn)) if file_slot == slot => lsn,
+                Some((file_slot, _)) => {
+                    tracing::warn!(
+                        "replica: {} is for slot {file_slot}, not {slot}: the table will be copied",
+                        path.display()
+                    );
+                    0
+                }
+                None => return Err(format!("{}: not a replica position file", path.display())),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        Ok(Durable {
+            slot: slot.to_owned(),
+            dir: dir.to_owned(),
+            saved: Mutex::new((saved, Instant::now())),
+        })
+    }
+
+    /// The position in the file (0: none).
+    pub fn saved(&self) -> u64 {
+        self.saved.lock().unwrap_or_else(PoisonError::into_inner).0
+    }
+
+    /// Writes `lsn` to the position file if it moves forward and `now` (or [`SAVE_INTERVAL`] has
+    /// passed since the last write); returns the position in the file.
+    fn save(&self, lsn: u64, now: bool) -> Result<u64, DbError> {
+        let mut saved = self.saved.lock().unwrap_or_else(PoisonError::into_inner);
+        if lsn <= saved.0 || (!now && saved.1.elapsed() < SAVE_INTERVAL) {
+            return Ok(saved.0);
+        }
+        self.write(Some(lsn))
+            .map_err(|e| DbError(format!("cannot write the replica position: {e}")))?;
+        *saved = (lsn, Instant::now());
+        Ok(lsn)
+    }
+
+    /// Removes the position file (before a copy: a crash during the copy must not leave a position
+    /// that a half-copied store would resume from).
+    fn forget(&self) -> Result<(), DbError> {
+        let mut saved = self.saved.lock().unwrap_or_else(PoisonError::into_inner);
+        self.write(None)
+            .map_err(|e| DbError(format!("cannot remove the replica position: {e}")))?;
+        saved.0 = 0;
+        Ok(())
+    }
+
+    /// The file replaced atomically (a temporary file written and fsync'ed, renamed over it, the
+    /// directory fsync'ed), or removed (then the directory fsync'ed). Hand-written: a dozen lines
+    /// of std; the crates that do it (atomicwrites, tempfile) add nothing here but a dependency.
+    fn write(&self, lsn: Option<u64>) -> std::io::Result<()> {
+        use std::io::Write;
+        let path = self.dir.join(POSITION_FILE);
+        match lsn {
+            Some(lsn) => {
+                let temp = self.dir.join(format!("{POSITION_FILE}.tmp"));
+                let mut file = std::fs::File::create(&temp)?;
+                file.write_all(format!("slot {} lsn {}\n", self.slot, lsn_text(lsn)).as_bytes())?;
+                file.sync_all()?;
+                drop(file);
+                std::fs::rename(&temp, &path)?;
+            }
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            },
+        }
+        std::fs::File::open(&self.dir)?.sync_all()
+    }
+}
+
+/// `slot NAME lsn X/Y` → (NAME, position).
+fn parse_position(text: &str) -> Option<(&str, u64)> {
+    let mut words = text.split_whitespace();
+    let (Some("slot"), Some(slot), Some("lsn"), Some(lsn), None) = (
+        words.next(),
+        words.next(),
+        words.next(),
+        words.next(),
+        words.next(),
+    ) else {
+        return None;
+    };
+    Some((slot, Lsn::parse(lsn).ok()?.as_u64()))
+}
+
 /// Where the replica is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
@@ -103,6 +233,10 @@ pub struct ReplicaState {
     pub rejected_rows: AtomicU64,
     pub reconnects: AtomicU64,
     pub copies: AtomicU64,
+    /// Sessions that resumed a durable replica's slot from its stored position (no copy).
+    pub resumes: AtomicU64,
+    /// A durable replica's named slot and position file (`--data-dir`); `None`: a temporary slot.
+    durable: Option<Durable>,
     /// Microseconds from the last applied transaction's commit on the server to its apply here.
     pub last_commit_delay_micros: AtomicU64,
 }
@@ -116,12 +250,22 @@ impl Default for ReplicaState {
             rejected_rows: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             copies: AtomicU64::new(0),
+            resumes: AtomicU64::new(0),
+            durable: None,
             last_commit_delay_micros: AtomicU64::new(0),
         }
     }
 }
 
 impl ReplicaState {
+    /// The state of a durable replica: its slot and position file.
+    pub fn durable(durable: Durable) -> ReplicaState {
+        ReplicaState {
+            durable: Some(durable),
+            ..ReplicaState::default()
+        }
+    }
+
     /// The WAL position up to which every transaction is in the store (0 before the first copy).
     pub fn applied(&self) -> u64 {
         *self.applied.borrow()
@@ -426,16 +570,47 @@ async fn session(
         .await
         .map_err(|e| db.fail_error(&e))?;
 
-    let slot = format!(
-        "userstore_rs_{:016x}",
-        RandomState::new().build_hasher().finish()
-    );
+    let durable = state.durable.as_ref();
+    let slot = match durable {
+        Some(durable) => durable.slot.clone(),
+        None => format!(
+            "userstore_rs_{:016x}",
+            RandomState::new().build_hasher().finish()
+        ),
+    };
+    // A durable replica resumes its slot from the stored position when both are there.
+    let resume = match durable {
+        Some(durable) => check_slot(db, &client, durable).await?,
+        None => None,
+    };
+    if let Some(position) = resume {
+        let mut repl = ReplicationClient::connect_gated(
+            replication_config(db, &slot)?.with_start_lsn(Lsn::from_u64(position)),
+        )
+        .await
+        .map_err(|e| db.fail_error(&e))?;
+        drop(client);
+        repl.start().await.map_err(|e| db.fail_error(&e))?;
+        repl.wait_started().await.map_err(|e| db.fail_error(&e))?;
+        state.resumes.fetch_add(1, Ordering::Relaxed);
+        state.advance(position);
+        tracing::info!(
+            "replica: resumed slot {slot} from {} (the stored position); no copy",
+            lsn_text(position)
+        );
+        return stream(db, store, state, repl, backoff).await;
+    }
+    if let Some(durable) = durable {
+        durable.forget()?;
+    }
+
     let mut repl = ReplicationClient::connect_gated(replication_config(db, &slot)?)
         .await
         .map_err(|e| db.fail_error(&e))?;
+    let temporary = if durable.is_some() { "" } else { " TEMPORARY" };
     let rows = repl
         .simple_query(&format!(
-            "CREATE_REPLICATION_SLOT {slot} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT"
+            "CREATE_REPLICATION_SLOT {slot}{temporary} LOGICAL pgoutput EXPORT_SNAPSHOT"
         ))
         .await
         .map_err(|e| db.fail_error(&e))?;
@@ -473,9 +648,87 @@ async fn session(
         lsn_text(consistent_point)
     );
 
+    if let Some(durable) = durable {
+        // The copy is durable (each batch fdatasync'ed); from here a restart resumes.
+        durable.save(consistent_point, true)?;
+    }
     repl.start().await.map_err(|e| db.fail_error(&e))?;
     repl.wait_started().await.map_err(|e| db.fail_error(&e))?;
     repl.update_applied_lsn(Lsn::from_u64(consistent_point));
+    stream(db, store, state, repl, backoff).await
+}
+
+/// Is `durable`'s slot there and usable with its stored position: `Some(position)` to resume;
+/// `None` to copy (no position, or the slot missing or invalidated: an invalidated slot or one
+/// without a position is dropped, so that it can be created again with a snapshot). A slot of that
+/// name for another database or plugin, or in use by another session, is an error.
+async fn check_slot(
+    db: &Database,
+    client: &deadpool_postgres::Object,
+    durable: &Durable,
+) -> Result<Option<u64>, DbError> {
+    let row = client
+        .query_opt(
+            "SELECT database = current_database() AND plugin = 'pgoutput' AND slot_type = 'logical', \
+             active, coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1",
+            &[&durable.slot],
+        )
+        .await
+        .map_err(|e| db.fail_error(&e))?;
+    let Some(row) = row else {
+        if durable.saved() != 0 {
+            tracing::warn!(
+                "replica: slot {} is gone; the table will be copied again",
+                durable.slot
+            );
+        }
+        return Ok(None);
+    };
+    let ours: Option<bool> = row.try_get(0).map_err(|e| db.fail_error(&e))?;
+    let active: bool = row.try_get(1).map_err(|e| db.fail_error(&e))?;
+    let wal_status: String = row.try_get(2).map_err(|e| db.fail_error(&e))?;
+    if ours != Some(true) {
+        return Err(DbError(format!(
+            "the replication slot {} belongs to another database or is not a pgoutput slot; \
+             choose another --db-slot",
+            durable.slot
+        )));
+    }
+    if active {
+        return Err(DbError(format!(
+            "the replication slot {} is in use by another session (another replica on the same \
+             --db-slot?)",
+            durable.slot
+        )));
+    }
+    let saved = durable.saved();
+    if saved != 0 && wal_status != "lost" {
+        return Ok(Some(saved));
+    }
+    tracing::warn!(
+        "replica: dropping slot {} ({}) to create it again with a snapshot and copy the table",
+        durable.slot,
+        if saved == 0 {
+            "no stored position in the data dir"
+        } else {
+            "invalidated: the WAL it needed is gone (max_slot_wal_keep_size)"
+        }
+    );
+    client
+        .execute("SELECT pg_drop_replication_slot($1)", &[&durable.slot])
+        .await
+        .map_err(|e| db.fail_error(&e))?;
+    Ok(None)
+}
+
+/// The stream: transactions applied at their Commit until the session ends.
+async fn stream(
+    db: &Database,
+    store: &Store,
+    state: &ReplicaState,
+    mut repl: ReplicationClient,
+    backoff: &mut Duration,
+) -> Result<(), DbError> {
     state.set_status(Phase::Streaming, None);
     *backoff = MIN_BACKOFF;
 
@@ -521,7 +774,7 @@ async fn session(
                         commit_time_micros,
                         ..
                     } => {
-                        commit(store, state, &repl, txn.take(), end_lsn, commit_time_micros);
+                        commit(store, state, &repl, txn.take(), end_lsn, commit_time_micros)?;
                     }
                     change => {
                         let current = txn
@@ -543,14 +796,14 @@ async fn session(
                     txn.take(),
                     end_lsn.as_u64(),
                     commit_time_micros,
-                );
+                )?;
             }
             ReplicationEvent::KeepAlive { wal_end, .. } => {
                 // Between transactions, everything before the server's sent position has arrived:
                 // WAL that holds nothing for the publication counts as applied.
                 if txn.is_none() {
                     state.advance(wal_end.as_u64());
-                    repl.update_applied_lsn(wal_end);
+                    report(state, &repl, wal_end.as_u64(), true)?;
                 }
             }
             ReplicationEvent::Message { .. } | ReplicationEvent::StoppedAt { .. } => {}
@@ -558,7 +811,9 @@ async fn session(
     }
 }
 
-/// Applies a transaction as one batch, then moves the applied position to its end.
+/// Applies a transaction as one batch, then moves the applied position to its end. A batch the
+/// store refuses by its rules is skipped and reported; any other failure (the log's I/O) ends the
+/// session, the position unmoved.
 fn commit(
     store: &Store,
     state: &ReplicaState,
@@ -566,21 +821,34 @@ fn commit(
     txn: Option<Transaction>,
     end_lsn: u64,
     commit_time_micros: i64,
-) {
+) -> Result<(), DbError> {
     if let Some(txn) = txn {
         let xid = txn.xid;
         let (puts, removes) = txn.batch(store);
         if !puts.is_empty() || !removes.is_empty() {
-            if let Err(e) = store.apply_batch(&puts, &removes) {
-                // Every row was checked by the rules first; should the store still refuse the
-                // batch, the transaction is skipped whole and reported.
-                state
-                    .rejected_rows
-                    .fetch_add((puts.len() + removes.len()) as u64, Ordering::Relaxed);
-                tracing::warn!(
-                    "replica: the transaction ending at {} was not applied: {e}",
-                    lsn_text(end_lsn)
-                );
+            match store.apply_batch(&puts, &removes) {
+                Ok(_) => {}
+                Err(
+                    e @ (StoreError::InvalidId(_)
+                    | StoreError::InvalidName(_)
+                    | StoreError::InvalidBatch(_)),
+                ) => {
+                    // Every row was checked by the rules first; should the store still refuse
+                    // the batch, the transaction is skipped whole and reported.
+                    state
+                        .rejected_rows
+                        .fetch_add((puts.len() + removes.len()) as u64, Ordering::Relaxed);
+                    tracing::warn!(
+                        "replica: the transaction ending at {} was not applied: {e}",
+                        lsn_text(end_lsn)
+                    );
+                }
+                Err(e) => {
+                    return Err(DbError(format!(
+                        "the store could not apply the transaction ending at {}: {e}",
+                        lsn_text(end_lsn)
+                    )))
+                }
             }
         }
         state.applied_xid(xid);
@@ -590,7 +858,26 @@ fn commit(
             .store(u64::try_from(delay).unwrap_or(0), Ordering::Relaxed);
     }
     state.advance(end_lsn);
-    repl.update_applied_lsn(Lsn::from_u64(end_lsn));
+    report(state, repl, end_lsn, false)
+}
+
+/// Tells PostgreSQL (the next standby status update) that everything up to `lsn` is applied; a
+/// durable replica first stores the position (at most every [`SAVE_INTERVAL`] unless `now`) and
+/// tells only the stored one.
+fn report(
+    state: &ReplicaState,
+    repl: &ReplicationClient,
+    lsn: u64,
+    now: bool,
+) -> Result<(), DbError> {
+    let told = match &state.durable {
+        Some(durable) => durable.save(lsn, now)?,
+        None => lsn,
+    };
+    if told != 0 {
+        repl.update_applied_lsn(Lsn::from_u64(told));
+    }
+    Ok(())
 }
 
 /// Reads the table (in the open snapshot transaction) into the store; returns the rows read.

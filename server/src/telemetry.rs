@@ -70,6 +70,7 @@ struct ReplicaGauges {
     rejected_rows: Counter,
     reconnects: Counter,
     copies: Counter,
+    resumes: Counter,
     connected: Gauge,
 }
 
@@ -184,6 +185,10 @@ impl Telemetry {
                 "userstore_replica_copies_total",
                 "Initial copies of the table made",
             ),
+            resumes: self.counter(
+                "userstore_replica_resumes_total",
+                "Sessions of a durable replica that resumed its slot from the stored position, without a copy",
+            ),
             connected: self.gauge(
                 "userstore_replica_connected",
                 "1 while the replication stream is up, 0 otherwise",
@@ -205,6 +210,9 @@ impl Telemetry {
         gauges
             .copies
             .absolute(replica.copies.load(Ordering::Relaxed));
+        gauges
+            .resumes
+            .absolute(replica.resumes.load(Ordering::Relaxed));
         let streaming = replica.status().0 == Phase::Streaming;
         gauges.connected.set(if streaming { 1.0 } else { 0.0 });
     }

@@ -421,7 +421,7 @@ fn flag_combinations_that_do_not_fit_are_refused() {
                 "--data-dir",
                 "/tmp/nowhere",
             ],
-            "--data-dir cannot be used with --db-mode replica yet",
+            "--db-mode replica with --data-dir needs --db-slot NAME",
         ),
         (
             vec!["--db", url, "--db-mode", "replica", "--users", "5"],

@@ -596,3 +596,143 @@ fn a_postgres_restart_is_survived() {
     assert_store_equals(&server, &expected, 0..3, "after the restart");
     assert!(metric(&server, "userstore_replica_reconnects_total") >= 1.0);
 }
+
+/// `count` random multi-statement transactions (inserts, updates, deletes, id changes).
+fn random_transactions(db: &TestDatabase, random: &mut Random, count: u64) {
+    for round in 0..count {
+        let mut statements = vec!["BEGIN".to_owned()];
+        for _ in 0..1 + random.next(5) {
+            let id = random.next(IDS as u64);
+            let other = random.next(IDS as u64);
+            statements.push(match random.next(5) {
+                0 | 1 => format!(
+                    "INSERT INTO users VALUES ({id}, 'd{round}n{}') ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
+                    random.next(1000)
+                ),
+                2 => format!("UPDATE users SET name = name || 'u' WHERE id BETWEEN {id} AND {id} + 5"),
+                3 => format!("DELETE FROM users WHERE id = {id}"),
+                _ => format!(
+                    "UPDATE users SET id = {other} WHERE id = {id} AND NOT EXISTS (SELECT 1 FROM users WHERE id = {other})"
+                ),
+            });
+        }
+        statements.push("COMMIT".to_owned());
+        sql(&db.url, &statements.join("; "));
+    }
+}
+
+/// A durable replica (`--data-dir` with `--db-slot`) stopped by `signal` (TERM or KILL) while
+/// transactions go on, restarted on the same directory and slot: it resumes from its stored
+/// position (no copy) and is equal to the table; the slot stays listed while it is stopped.
+fn durable_replica_restarts_without_a_copy(signal: &str) {
+    let Some(cluster) = cluster_url() else { return };
+    let _cluster = shared_cluster();
+    let db = TestDatabase::create(&cluster);
+    let dir = std::env::temp_dir().join(format!("userstore-rdurable-{}", db.name));
+    let _ = std::fs::remove_dir_all(&dir);
+    let slot = format!("slot_{}", db.name);
+    let dir_text = dir.to_str().unwrap().to_owned();
+    let args = [
+        "--db",
+        &db.url,
+        "--db-mode",
+        "replica",
+        "--data-dir",
+        &dir_text,
+        "--db-slot",
+        &slot,
+    ];
+    let mut random = Random(0x5EED_D00A_B1E0_0002);
+    let server = Server::start(&args);
+    wait_healthy(&server);
+    random_transactions(&db, &mut random, 30);
+    wait_healthy(&server);
+    assert_store_equals(&server, &valid_rows(&db), 0..IDS, "before the stop");
+    assert_eq!(metric(&server, "userstore_replica_copies_total"), 1.0);
+    assert_eq!(metric(&server, "userstore_replica_resumes_total"), 0.0);
+    assert!(dir.join("replica-position").exists());
+
+    match signal {
+        "TERM" => assert_eq!(server.stop().0, 143),
+        // Drop sends SIGKILL.
+        _ => drop(server),
+    }
+    let listed = format!(
+        "SELECT slot_name FROM pg_replication_slots WHERE slot_name = '{slot}' AND NOT temporary"
+    );
+    assert_eq!(
+        sql(&db.url, &listed).len(),
+        1,
+        "the slot is kept while stopped"
+    );
+    random_transactions(&db, &mut random, 30);
+
+    let mut server = Server::start(&args);
+    wait_healthy(&server);
+    assert_store_equals(&server, &valid_rows(&db), 0..IDS, "after the restart");
+    assert_eq!(metric(&server, "userstore_replica_copies_total"), 0.0);
+    assert_eq!(metric(&server, "userstore_replica_resumes_total"), 1.0);
+    server.wait_for("resumed slot");
+    // And it goes on streaming.
+    random_transactions(&db, &mut random, 5);
+    wait_healthy(&server);
+    assert_store_equals(
+        &server,
+        &valid_rows(&db),
+        0..IDS,
+        "after the restart, streaming",
+    );
+    assert_eq!(server.stop().0, 143);
+    assert_eq!(
+        sql(&db.url, &listed).len(),
+        1,
+        "the server never drops its slot"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_durable_replica_stopped_by_sigterm_resumes_without_a_copy() {
+    durable_replica_restarts_without_a_copy("TERM");
+}
+
+#[test]
+fn a_durable_replica_killed_by_sigkill_resumes_without_a_copy() {
+    durable_replica_restarts_without_a_copy("KILL");
+}
+
+#[test]
+fn a_durable_replica_needs_a_slot_and_sync_always() {
+    let dir = std::env::temp_dir().join(format!("userstore-rdurable-args-{}", std::process::id()));
+    let dir = dir.to_str().unwrap();
+    let url = "postgres://nobody@127.0.0.1:1/none";
+    let (status, stderr) = run_to_end(&["--db", url, "--db-mode", "replica", "--data-dir", dir]);
+    assert_eq!(status, 1);
+    assert!(stderr.contains("needs --db-slot NAME"), "{stderr}");
+    let (status, stderr) = run_to_end(&[
+        "--db",
+        url,
+        "--db-mode",
+        "replica",
+        "--data-dir",
+        dir,
+        "--db-slot",
+        "s",
+        "--sync",
+        "batch",
+    ]);
+    assert_eq!(status, 1);
+    assert!(stderr.contains("needs --sync always"), "{stderr}");
+    let (status, stderr) = run_to_end(&[
+        "--db",
+        url,
+        "--db-mode",
+        "replica",
+        "--data-dir",
+        dir,
+        "--db-slot",
+        "Bad-Name",
+    ]);
+    assert_eq!(status, 1);
+    assert!(stderr.contains("1 to 63"), "{stderr}");
+}
