@@ -1108,6 +1108,33 @@ mod tests {
     }
 
     #[test]
+    fn the_position_file_is_replaced_read_back_and_removed() {
+        let dir = std::env::temp_dir().join(format!("userstore-position-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(Durable::open(&dir, "Bad").is_err());
+        let durable = Durable::open(&dir, "s1").unwrap();
+        assert_eq!(durable.saved(), 0);
+        assert_eq!(durable.save(0x1_0000_00A0, true).unwrap(), 0x1_0000_00A0);
+        // Backwards, or too soon after the last write: the file keeps its position.
+        assert_eq!(durable.save(5, true).unwrap(), 0x1_0000_00A0);
+        assert_eq!(durable.save(0x1_0000_00B0, false).unwrap(), 0x1_0000_00A0);
+        assert_eq!(
+            std::fs::read_to_string(dir.join(POSITION_FILE)).unwrap(),
+            "slot s1 lsn 1/A0\n"
+        );
+        assert_eq!(Durable::open(&dir, "s1").unwrap().saved(), 0x1_0000_00A0);
+        // A file for another slot counts as none.
+        assert_eq!(Durable::open(&dir, "s2").unwrap().saved(), 0);
+        durable.forget().unwrap();
+        assert!(!dir.join(POSITION_FILE).exists());
+        assert_eq!(Durable::open(&dir, "s1").unwrap().saved(), 0);
+        std::fs::write(dir.join(POSITION_FILE), "garbage").unwrap();
+        assert!(Durable::open(&dir, "s1").is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn lsn_text_is_postgres_spelling() {
         assert_eq!(lsn_text(0x1_0000_00A0), "1/A0");
         assert_eq!(lsn_text(0), "0/0");
