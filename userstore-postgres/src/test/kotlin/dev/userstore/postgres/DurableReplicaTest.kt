@@ -96,6 +96,7 @@ class DurableReplicaTest {
     ) {
         openDurable(kind, dir).use { store ->
             PostgresReplica.start(store, db.url, ReplicaOptions.durable(slot, dir)).use { replica ->
+                assertTrue(replica.isLoaded, "a durable replica's store is whole from the start")
                 assertReplicaEquals(db, replica, store, "reopened")
                 assertEquals(0, replica.copies, "a durable replica resumes without copying the table")
                 db.connect().use { c -> repeat(10) { work.transaction(c) } }
