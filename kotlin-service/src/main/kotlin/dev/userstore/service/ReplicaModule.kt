@@ -97,7 +97,7 @@ fun Application.replicaModule(
 
     /** 503 until the first copy is complete: before it the store holds part of the table. */
     fun requireCopied() {
-        if (replica.copies == 0L) {
+        if (!replica.isLoaded) {
             throw HttpError(HttpStatusCode.ServiceUnavailable, "the replica's initial copy of the table is not finished yet")
         }
     }
@@ -129,11 +129,11 @@ fun Application.replicaModule(
                         "unavailable" to "the replica is stopped"
                     }
 
-                    replica.copies == 0L && state == ReplicaState.RECONNECTING -> {
+                    !replica.isLoaded && state == ReplicaState.RECONNECTING -> {
                         "starting" to "the initial copy has not run: PostgreSQL cannot be reached yet (retrying)"
                     }
 
-                    replica.copies == 0L -> {
+                    !replica.isLoaded -> {
                         "starting" to "the initial copy of the table is running"
                     }
 

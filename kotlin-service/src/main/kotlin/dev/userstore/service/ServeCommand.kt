@@ -18,6 +18,7 @@ import dev.userstore.Sync
 import dev.userstore.User
 import dev.userstore.UserStore
 import dev.userstore.postgres.PostgresReplica
+import dev.userstore.postgres.ReplicaOptions
 import io.ktor.server.application.ApplicationStopped
 import io.ktor.server.engine.connector
 import io.ktor.server.engine.embeddedServer
@@ -92,8 +93,12 @@ enum class ServedStore(
  *
  * With `--db URL --db-mode replica` the `--store` store answers the reads, kept equal to the table by
  * [PostgresReplica] (logical replication), and writes go to PostgreSQL, answered once this instance's store has
- * applied them ([replicaModule]). It listens at once; `/health` is 503 until the initial copy is done. `--data-dir`
- * does not combine with it yet (a durable replica needs its applied position kept with the store's data).
+ * applied them ([replicaModule]). It listens at once; `/health` is 503 until the initial copy is done. With
+ * `--data-dir DIR --db-slot NAME` the replica is durable ([ReplicaOptions.durable]): the store is opened on DIR
+ * with `Sync.ALWAYS` (`--sync batch|none` are refused: the applied position could get ahead of the data a crash
+ * keeps), the replication slot NAME is named (it outlives the process) and the applied position is kept in
+ * `DIR/replica-position`, so a restart resumes from it without copying the table. The slot name is required, not
+ * derived from DIR: a path is neither stable (a moved directory) nor unique (two hosts, one database).
  *
  * @param err where progress and shutdown messages go
  */
@@ -146,6 +151,13 @@ class ServeCommand(
             "how --db is used: direct (every request goes to PostgreSQL) or replica (reads from the --store store, kept " +
                 "equal to the table by logical replication; writes go to PostgreSQL)",
     ).enum<DbMode> { it.label }
+    private val dbSlot by option(
+        "--db-slot",
+        metavar = "NAME",
+        help =
+            "replica mode with --data-dir: the named replication slot ([a-z0-9_], at most 63) this durable replica " +
+                "resumes from after a restart; one per replica; drop it when the replica is retired",
+    )
     private val dbPool by option("--db-pool", metavar = "N", help = "most connections the --db pool opens")
         .int()
         .restrictTo(1..1_000)
@@ -200,6 +212,7 @@ class ServeCommand(
     private fun checkDatabaseOptions() {
         if (db == null) {
             if (dbMode != null) throw UsageError("option --db-mode needs --db")
+            if (dbSlot != null) throw UsageError("option --db-slot needs --db")
             return
         }
         if (usersOption != null) throw UsageError("option --db cannot be used with --users")
@@ -211,13 +224,23 @@ class ServeCommand(
 
             DbMode.REPLICA -> {
                 if (dataDir != null) {
-                    throw UsageError(
-                        "option --data-dir cannot be used with --db-mode replica yet: a durable replica needs the " +
-                            "replication position it has applied stored with the store's data (a PositionStore kept by the " +
-                            "durable store, so a restart resumes without a new copy), which userstore-postgres does not " +
-                            "have yet; run the replica without --data-dir (it copies the table at start)",
-                    )
+                    if (dbSlot == null) {
+                        throw UsageError(
+                            "option --data-dir with --db-mode replica needs --db-slot NAME: a durable replica resumes " +
+                                "from a named replication slot, one per replica, chosen by you (e.g. the host's name)",
+                        )
+                    }
+                    val mode = sync
+                    if (mode != null && mode != Sync.ALWAYS) {
+                        throw UsageError(
+                            "option --sync ${mode.name.lowercase()} cannot be used with --db-mode replica: a durable " +
+                                "replica needs --sync always, so the replication position is saved (and told to " +
+                                "PostgreSQL) only after the transactions it covers are synced in --data-dir",
+                        )
+                    }
+                    return
                 }
+                if (dbSlot != null) throw UsageError("option --db-slot needs --data-dir (a durable replica)")
             }
 
             DbMode.DIRECT -> {
@@ -226,6 +249,7 @@ class ServeCommand(
                 ) {
                     throw UsageError("option --data-dir cannot be used with --db-mode direct: the data lives in PostgreSQL")
                 }
+                if (dbSlot != null) throw UsageError("option --db-slot needs --db-mode replica")
             }
         }
         if (sync != null) throw UsageError("option --sync needs --data-dir")
@@ -291,16 +315,37 @@ class ServeCommand(
             } catch (e: IllegalArgumentException) {
                 throw CliktError(e.message)
             }
-        val userStore = store.create()
+        val dir = dataDir
+        val userStore =
+            try {
+                if (dir != null) openDurable(dir) else store.create()
+            } catch (e: Throwable) {
+                users.close()
+                throw e
+            }
         val replica =
             try {
-                PostgresReplica.start(userStore, url)
+                val slot = dbSlot
+                val options = if (dir != null && slot != null) ReplicaOptions.durable(slot, dir, Sync.ALWAYS) else ReplicaOptions()
+                PostgresReplica.start(userStore, url, options)
+            } catch (e: IOException) {
+                users.close()
+                userStore.close()
+                throw CliktError("--data-dir $dir: ${e.message}")
             } catch (e: IllegalArgumentException) {
                 users.close()
                 userStore.close()
                 throw CliktError("--db ${users.shownUrl}: ${e.message}")
             }
-        err.println("serve: connected to ${users.shownUrl} (write pool of at most $dbPool); replica starting (initial copy)")
+        val how =
+            if (dir !=
+                null
+            ) {
+                "durable replica on slot $dbSlot starting (resumes from $dir, or copies)"
+            } else {
+                "replica starting (initial copy)"
+            }
+        err.println("serve: connected to ${users.shownUrl} (write pool of at most $dbPool); $how")
         // Says when the store is ready (the initial copy's time is the start-up cost of this mode).
         Thread({
             if (replica.awaitCaughtUp(Duration.ofDays(1))) {

@@ -387,4 +387,67 @@ class DatabaseReplicaTest {
         assertTrue(service.output().contains("serve: replica stopped, database pool and store closed"), service.output())
         assertFalse(service.output().contains(SECRET), service.output())
     }
+
+    @ParameterizedTest
+    @EnumSource(ServedStore::class)
+    fun `a durable replica (--data-dir, --db-slot) killed and restarted keeps its data and resumes without a copy`(
+        store: ServedStore,
+        @TempDir dir: Path,
+    ) {
+        val data = dir.resolve("data").toString()
+        val slot = "svc_durable_" + store.label
+        val args = arrayOf("--db", url, "--db-mode", "replica", "--data-dir", data, "--db-slot", slot)
+        val http = JdkHttpClient.newHttpClient()
+
+        fun send(
+            base: String,
+            method: String,
+            path: String,
+            body: String? = null,
+        ): Pair<Int, String> {
+            val publisher = if (body == null) HttpRequest.BodyPublishers.noBody() else HttpRequest.BodyPublishers.ofString(body)
+            val request =
+                HttpRequest
+                    .newBuilder(
+                        URI(base + path),
+                    ).method(method, publisher)
+                    .header("Content-Type", "application/json")
+                    .build()
+            val response = http.send(request, BodyHandlers.ofString())
+            return response.statusCode() to response.body()
+        }
+
+        fun awaitHealthy(base: String): String {
+            val deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos()
+            var health = send(base, "GET", "/health")
+            while (health.first != 200 && System.nanoTime() < deadline) {
+                Thread.sleep(20)
+                health = send(base, "GET", "/health")
+            }
+            assertEquals(200, health.first, health.second)
+            return health.second
+        }
+        val first = ServiceProcess.startKotlin(store, dir.resolve("first.log"), "durable-1-${store.label}", *args)
+        try {
+            first.awaitListening()
+            assertTrue(awaitHealthy(first.baseUrl).contains("\"copies\":1"))
+            assertEquals(201, send(first.baseUrl, "PUT", "/users/70001", """{"name":"before-kill"}""").first)
+            first.kill()
+        } finally {
+            first.stop()
+        }
+        // Committed while no replica runs: the restarted one must stream it, not copy it.
+        jdbc(database).use { c -> c.createStatement().use { it.execute("INSERT INTO users VALUES (70002, 'while-down')") } }
+        val second = ServiceProcess.startKotlin(store, dir.resolve("second.log"), "durable-2-${store.label}", *args)
+        try {
+            second.awaitListening()
+            assertTrue(awaitHealthy(second.baseUrl).contains("\"copies\":0"), "resumed without copying the table")
+            assertEquals(200 to """{"id":70001,"name":"before-kill"}""", send(second.baseUrl, "GET", "/users/70001"))
+            assertEquals(200 to """{"id":70002,"name":"while-down"}""", send(second.baseUrl, "GET", "/users/70002"))
+            assertTrue(second.stop(), "SIGTERM stops it")
+        } finally {
+            second.stop()
+        }
+        assertTrue(PostgresReplica.dropSlot(url, slot))
+    }
 }

@@ -57,10 +57,15 @@ class ServeCommandOptionsTest {
             listOf("--db", url, "--db-mode", "replica", "--snapshot", dir.resolve("u.snap").toString()) to
                 "option --db cannot be used with --snapshot",
             listOf("--db", url, "--db-mode", "replica", "--data-dir", dir.resolve("d").toString()) to
-                "option --data-dir cannot be used with --db-mode replica yet: a durable replica needs the replication " +
-                "position it has applied stored with the store's data (a PositionStore kept by the durable store, so a " +
-                "restart resumes without a new copy), which userstore-postgres does not have yet; run the replica " +
-                "without --data-dir (it copies the table at start)",
+                "option --data-dir with --db-mode replica needs --db-slot NAME: a durable replica resumes from a named " +
+                "replication slot, one per replica, chosen by you (e.g. the host's name)",
+            listOf("--db", url, "--db-mode", "replica", "--data-dir", dir.resolve("d").toString(), "--db-slot", "a", "--sync", "batch") to
+                "option --sync batch cannot be used with --db-mode replica: a durable replica needs --sync always, so " +
+                "the replication position is saved (and told to PostgreSQL) only after the transactions it covers are " +
+                "synced in --data-dir",
+            listOf("--db", url, "--db-mode", "replica", "--db-slot", "a") to "option --db-slot needs --data-dir (a durable replica)",
+            listOf("--db", url, "--db-mode", "direct", "--db-slot", "a") to "option --db-slot needs --db-mode replica",
+            listOf("--db-slot", "a") to "option --db-slot needs --db",
             listOf("--db", url, "--db-mode", "replica", "--sync", "batch") to "option --sync needs --data-dir",
         )) {
             val error = assertFailsWith<UsageError>(args.toString()) { serve(*args.toTypedArray()) }

@@ -1,5 +1,14 @@
 package dev.userstore.postgres
 
+import dev.userstore.Sync
+import java.io.IOException
+import java.nio.ByteBuffer
+import java.nio.channels.FileChannel
+import java.nio.file.Files
+import java.nio.file.NoSuchFileException
+import java.nio.file.Path
+import java.nio.file.StandardCopyOption
+import java.nio.file.StandardOpenOption
 import java.time.Duration
 import java.util.concurrent.atomic.AtomicLong
 
@@ -57,6 +66,25 @@ data class ReplicaOptions
 
         companion object {
             const val DEFAULT_PUBLICATION = "userstore_users"
+
+            /**
+             * The options of a durable replica: the named slot [slotName] (required: the slot must be found
+             * again after a restart, so the caller chooses a stable name, one per replica) and
+             * [PositionStore.file] on [dataDir], the directory the store was opened on with
+             * `openDurable(dataDir, Sync.ALWAYS)`. A restart with the same directory and slot resumes from the
+             * saved position without a copy. Retire the replica with [PostgresReplica.dropSlot].
+             *
+             * @throws IllegalArgumentException as [PositionStore.file] (a [sync] other than ALWAYS) or for a bad
+             *   slot name
+             */
+            @JvmStatic
+            @JvmOverloads
+            fun durable(
+                slotName: String,
+                dataDir: Path,
+                sync: Sync = Sync.ALWAYS,
+            ): ReplicaOptions = ReplicaOptions(slotName = slotName, positionStore = PositionStore.file(dataDir, sync))
+
             private val IDENT = Regex("[a-z0-9_]{1,63}")
         }
     }
@@ -73,7 +101,7 @@ data class ReplicaOptions
  * re-applying in order converges to the same content.
  *
  * The default keeps the position in memory (right for a store that is not durable: its content is gone with
- * the process). A durable store will keep it with its data (to come; see docs/POSTGRES.md).
+ * the process). A durable store keeps it with its data: [file] (see docs/POSTGRES.md, "A durable replica").
  */
 interface PositionStore {
     /** The saved position, or null if none. */
@@ -93,6 +121,87 @@ interface PositionStore {
 
                 override fun save(lsn: Long) = value.set(lsn)
             }
+
+        /**
+         * The position kept in the file [FilePositionStore.FILE_NAME] inside [dataDir], the data directory of a
+         * store opened with `openDurable(dataDir, sync)`: read at start, and replaced atomically by each [save]
+         * (see [FilePositionStore]). The replica calls [save] only after `applyBatch` returned, so the file
+         * never names a position the store's log does not hold durably.
+         *
+         * @param sync the store's [Sync]; only [Sync.ALWAYS] is accepted. With [Sync.BATCH] or [Sync.NONE],
+         *   `applyBatch` returns while its log record is still in a buffer, so a saved (and reported) position
+         *   could get ahead of the data a crash keeps: PostgreSQL would free transactions this store lost, and
+         *   the replica would silently miss them. Waiting for the next background sync instead is not offered:
+         *   the store does not say when a given record is synced.
+         * @throws IllegalArgumentException for [Sync.BATCH] or [Sync.NONE], or if [dataDir] is not a directory
+         * @throws java.io.IOException naming the file if an existing position file cannot be read or is damaged
+         */
+        @JvmStatic
+        @JvmOverloads
+        fun file(
+            dataDir: Path,
+            sync: Sync = Sync.ALWAYS,
+        ): PositionStore = FilePositionStore(dataDir, sync)
+    }
+}
+
+/**
+ * [PositionStore.file]: one line `lsn X/Y` (PostgreSQL's notation) in `DIR/replica-position`. [save] writes
+ * `DIR/replica-position.tmp`, fsyncs it, renames it over the file and fsyncs the directory, so the file holds
+ * the old or the new position, whole, after any crash. The name is not one of the store's own (`log-*.wal`,
+ * `snapshot-*.snap`, `.*.tmp`), so the store leaves it alone. Hand-written: a few lines of `java.nio`; no
+ * library does an atomic small-file replace with the directory fsync.
+ */
+class FilePositionStore internal constructor(
+    dataDir: Path,
+    sync: Sync,
+) : PositionStore {
+    /** The position file. */
+    val path: Path = dataDir.resolve(FILE_NAME)
+    private val temp: Path = dataDir.resolve("$FILE_NAME.tmp")
+    private val dir = dataDir
+
+    init {
+        require(sync == Sync.ALWAYS) {
+            "a durable replica needs its store opened with Sync.ALWAYS, not Sync.$sync: with BATCH or NONE a " +
+                "transaction is acknowledged before its log record is synced, so the saved position could get " +
+                "ahead of the data a crash keeps and the replica would miss those transactions"
+        }
+        require(Files.isDirectory(dataDir)) { "not a directory: $dataDir (open the durable store on it first)" }
+        load() // a damaged file fails here, at start, rather than on the replica's thread
+    }
+
+    override fun load(): Long? {
+        val text =
+            try {
+                Files.readString(path)
+            } catch (e: NoSuchFileException) {
+                return null
+            }
+        val m =
+            LINE.matchEntire(text)
+                ?: throw IOException("$path: damaged replica position (expected one line \"lsn X/Y\"): ${text.take(80)}")
+        return (m.groupValues[1].toLong(16) shl 32) or m.groupValues[2].toLong(16)
+    }
+
+    override fun save(lsn: Long) {
+        require(lsn >= 0) { "negative position $lsn" }
+        val bytes = "lsn ${java.lang.Long.toHexString(
+            lsn ushr 32,
+        ).uppercase()}/${java.lang.Long.toHexString(lsn and 0xFFFFFFFFL).uppercase()}\n"
+        FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING).use { ch ->
+            val buf = ByteBuffer.wrap(bytes.toByteArray(Charsets.US_ASCII))
+            while (buf.hasRemaining()) ch.write(buf)
+            ch.force(false)
+        }
+        Files.move(temp, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING)
+        FileChannel.open(dir, StandardOpenOption.READ).use { it.force(true) }
+    }
+
+    companion object {
+        /** The position file's name inside the data directory. */
+        const val FILE_NAME = "replica-position"
+        private val LINE = Regex("lsn ([0-9A-F]{1,8})/([0-9A-F]{1,8})\n")
     }
 }
 

@@ -77,6 +77,9 @@ class PostgresReplica private constructor(
 
     @Volatile private var applied = 0L
 
+    /** A durable replica's saved position, read once here: its store already holds the table as of it. */
+    private val resumedFrom: Long? = if (options.slotName != null) positions.load()?.also { applied = it } else null
+
     @Volatile private var stateNow = ReplicaState.CONNECTING
 
     @Volatile private var lastErrorText: String? = null
@@ -87,7 +90,7 @@ class PostgresReplica private constructor(
 
     private val worker = Thread(::run, "userstore-postgres-replica").apply { isDaemon = true }
 
-    /** The WAL position (LSN) up to which every source transaction is applied to the store; 0 before the copy. */
+    /** The WAL position (LSN) up to which every source transaction is applied to the store; 0 before the copy (a durable replica: its saved position). */
     val appliedLsn: Long get() = applied
 
     /** [appliedLsn] in PostgreSQL's text form, `X/Y` hexadecimal. */
@@ -107,6 +110,14 @@ class PostgresReplica private constructor(
 
     /** Connections lost and retried since start. */
     val reconnects: Long get() = reconnectCount.get()
+
+    /**
+     * True once the store holds a whole state of the table (not part of a copy): after the first copy, or from
+     * the start for a replica with a named slot whose [PositionStore] holds a position (a durable replica
+     * restarted: its store is the table as of that position, and only moves on by whole transactions, or by
+     * one batch if the slot was lost and the table is copied again).
+     */
+    val isLoaded: Boolean get() = resumedFrom != null || copyCount.get() > 0
 
     /** Table copies made (1 after start; one more per reconnect with a temporary slot). */
     val copies: Long get() = copyCount.get()
