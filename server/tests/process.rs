@@ -3,116 +3,15 @@
 //! `--data-dir`: data changed over HTTP, SIGKILL, a restart on the same directory serves it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_userstore-server");
+use common::{run_args, Server};
 
-/// A running server, the port it printed, and every stderr line so far.
-struct Server {
-    child: Child,
-    port: u16,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(BINARY)
-            .args(["--port", "0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let lines = forward(child.stderr.take().unwrap());
-        let mut server = Server {
-            child,
-            port: 0,
-            lines,
-            seen: Vec::new(),
-        };
-        let line = server.wait_for("listening on http://");
-        let address = line.rsplit("http://").next().unwrap();
-        server.port = address.rsplit(':').next().unwrap().parse().unwrap();
-        server
-    }
-
-    fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
-                return line.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(_) => panic!("no line with {needle:?}; stderr so far: {:?}", self.seen),
-            }
-        }
-    }
-
-    /// One request on a fresh connection: (status, body).
-    fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        (status, body.to_owned())
-    }
-
-    /// SIGKILL: no shutdown code runs.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// Sends `signal` and waits for the exit status; returns it and all of stderr.
-    fn stop(mut self, signal: &str) -> (i32, Vec<String>) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-s", signal, &pid])
-            .status()
-            .unwrap()
-            .success());
-        let status = self.child.wait().unwrap();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            self.seen.push(line);
-        }
-        (
-            status.code().expect("an exit status, not a signal"),
-            self.seen,
-        )
-    }
-}
-
-fn forward(stderr: ChildStderr) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
+/// How long a start and `wait_for` wait for a line here.
+const WAIT: Duration = Duration::from_secs(10);
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("userstore-server-{name}-{}", std::process::id()));
@@ -131,14 +30,17 @@ fn sigterm_saves_the_snapshot_and_a_restart_serves_it() {
     let snapshot = dir.join("users.snap");
     let snapshot_arg = snapshot.to_str().unwrap();
 
-    let mut server = Server::start(&[
-        "--snapshot",
-        snapshot_arg,
-        "--users",
-        "5",
-        "--store",
-        "native",
-    ]);
+    let mut server = Server::start_waiting(
+        &[
+            "--snapshot",
+            snapshot_arg,
+            "--users",
+            "5",
+            "--store",
+            "native",
+        ],
+        WAIT,
+    );
     server.wait_for("no snapshot at");
     assert!(server
         .seen
@@ -166,7 +68,7 @@ fn sigterm_saves_the_snapshot_and_a_restart_serves_it() {
         (200, r#"{"status":"ok"}"#.into())
     );
 
-    let (code, lines) = server.stop("TERM");
+    let (code, lines) = server.stop_with("TERM");
     assert_eq!(code, 143, "{lines:?}");
     let saved = lines
         .iter()
@@ -180,7 +82,7 @@ fn sigterm_saves_the_snapshot_and_a_restart_serves_it() {
     );
 
     // Restart: the snapshot is loaded, then only the missing ids of --users are added.
-    let mut server = Server::start(&["--snapshot", snapshot_arg, "--users", "3"]);
+    let mut server = Server::start_waiting(&["--snapshot", snapshot_arg, "--users", "3"], WAIT);
     let loaded = server.wait_for("loaded");
     assert!(
         loaded.starts_with(&format!("serve: loaded 5 users from {snapshot_arg} in ")),
@@ -199,7 +101,7 @@ fn sigterm_saves_the_snapshot_and_a_restart_serves_it() {
         server.request("GET", "/users/0", ""),
         (200, r#"{"id":0,"name":"user-0"}"#.into())
     );
-    let (code, lines) = server.stop("INT");
+    let (code, lines) = server.stop_with("INT");
     assert_eq!(code, 130, "{lines:?}");
     assert!(
         lines
@@ -210,26 +112,13 @@ fn sigterm_saves_the_snapshot_and_a_restart_serves_it() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Runs the binary with `args` to its end: (exit code, stderr).
-fn run_to_end(args: &[&str]) -> (Option<i32>, String) {
-    let output = Command::new(BINARY)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn with_a_data_dir_acknowledged_writes_survive_sigkill() {
     let dir = temp_dir("durable");
     let data = dir.join("data");
     let data_arg = data.to_str().unwrap();
 
-    let mut server = Server::start(&["--data-dir", data_arg, "--sync", "always"]);
+    let mut server = Server::start_waiting(&["--data-dir", data_arg, "--sync", "always"], WAIT);
     let opened = server.wait_for("from data dir");
     assert!(
         opened.starts_with(&format!(
@@ -256,7 +145,7 @@ fn with_a_data_dir_acknowledged_writes_survive_sigkill() {
     assert_eq!(server.request("DELETE", "/users/7", "").0, 204);
 
     // The directory is locked while the server runs: a second one is refused.
-    let (code, err) = run_to_end(&["--port", "0", "--data-dir", data_arg]);
+    let (code, err) = run_args(&["--port", "0", "--data-dir", data_arg]);
     assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains(&format!("cannot open --data-dir {data_arg}")) && err.contains("LOCK"),
@@ -264,7 +153,7 @@ fn with_a_data_dir_acknowledged_writes_survive_sigkill() {
     );
 
     server.kill();
-    let mut server = Server::start(&["--data-dir", data_arg]);
+    let mut server = Server::start_waiting(&["--data-dir", data_arg], WAIT);
     let opened = server.wait_for("from data dir");
     assert!(
         opened.starts_with(&format!(
@@ -287,7 +176,7 @@ fn with_a_data_dir_acknowledged_writes_survive_sigkill() {
     );
 
     // SIGTERM: the log is closed (no snapshot file is written), the lock released.
-    let (code, lines) = server.stop("TERM");
+    let (code, lines) = server.stop_with("TERM");
     assert_eq!(code, 143, "{lines:?}");
     assert!(
         lines.iter().any(|l| l == "serve: store closed"),
@@ -313,17 +202,7 @@ fn with_a_data_dir_acknowledged_writes_survive_sigkill() {
 #[test]
 fn bad_start_ups_fail_with_a_message() {
     let dir = temp_dir("bad");
-    let run = |args: &[&str]| {
-        let output = Command::new(BINARY)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        (
-            output.status.code(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    };
+    let run = run_args;
     let missing_folder = dir.join("nowhere").join("users.snap");
     let (code, err) = run(&[
         "--port",

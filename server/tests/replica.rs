@@ -3,239 +3,17 @@
 //! multi-statement transactions (rollbacks, truncate, id changes) with the store compared to the
 //! table after each, read-your-writes, bad rows, a killed replication session, and the password
 //! kept out of logs, /health, /metrics and errors. Each test has its own database `us_test_<...>`.
-//! The helpers are those of tests/direct.rs (test crates share no code without a module both use;
-//! kept apart so the direct suite stays as it is).
+//! The server and database helpers are in tests/common (shared with tests/direct.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, ChildStderr, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
+use std::process::Command;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use tokio_postgres::NoTls;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_userstore-server");
-
-/// The cluster's URL, or `None` after printing why the test is skipped.
-fn cluster_url() -> Option<String> {
-    match std::env::var("USERSTORE_PG_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("skipped: USERSTORE_PG_URL unset (scripts/postgres.sh start prints one)");
-            None
-        }
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Runs `sql` (simple query protocol) on the database at `url`; returns the rows' first columns.
-fn sql(url: &str, sql: &str) -> Vec<Option<String>> {
-    try_sql(url, sql).unwrap()
-}
-
-fn try_sql(url: &str, sql: &str) -> Result<Vec<Option<String>>, tokio_postgres::Error> {
-    runtime().block_on(async {
-        let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
-        let driver = tokio::spawn(connection);
-        let mut out = Vec::new();
-        let result = client.simple_query(sql).await;
-        for message in result? {
-            if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
-                out.push(row.get(0).map(str::to_owned));
-            }
-        }
-        drop(client);
-        let _ = driver.await;
-        Ok(out)
-    })
-}
-
-/// A fresh database on the cluster, dropped (with its sessions) when this goes out of scope.
-struct TestDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    fn create(cluster: &str) -> TestDatabase {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        // The process, a counter and the clock: unique across the tests of this run and other runs.
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let name = format!("us_test_{}_{n}_{nanos}", std::process::id());
-        sql(cluster, &format!("CREATE DATABASE {name}"));
-        let mut url = url::Url::parse(cluster).unwrap();
-        url.set_path(&name);
-        TestDatabase {
-            admin_url: cluster.to_owned(),
-            name,
-            url: url.to_string(),
-        }
-    }
-
-    /// This database's URL with `password` put in its user info.
-    fn url_with_password(&self, password: &str) -> String {
-        let mut url = url::Url::parse(&self.url).unwrap();
-        url.set_password(Some(password)).unwrap();
-        url.to_string()
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        // A database with a replication slot cannot be dropped: the slots' sessions are ended
-        // (a temporary slot goes with its session) and any slot left is dropped, then the drop is
-        // retried for a while.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let _ = try_sql(
-                &self.admin_url,
-                &format!(
-                    "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots \
-                     WHERE database = '{0}' AND active_pid IS NOT NULL; \
-                     SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
-                     WHERE database = '{0}' AND NOT active",
-                    self.name
-                ),
-            );
-            let dropped = try_sql(
-                &self.admin_url,
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            );
-            if dropped.is_ok() || Instant::now() > deadline {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-/// A running server, the port it printed, and every stderr line so far.
-struct Server {
-    child: Child,
-    port: u16,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(BINARY)
-            .args(["--port", "0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let lines = forward(child.stderr.take().unwrap());
-        let mut server = Server {
-            child,
-            port: 0,
-            lines,
-            seen: Vec::new(),
-        };
-        let line = server.wait_for("listening on http://");
-        server.port = line.rsplit(':').next().unwrap().parse().unwrap();
-        server
-    }
-
-    fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
-                return line.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(_) => panic!("no line with {needle:?}; stderr so far: {:?}", self.seen),
-            }
-        }
-    }
-
-    /// One request on a fresh connection: (status, body).
-    fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        (status, body.to_owned())
-    }
-
-    /// SIGTERM; returns the exit status and all of stderr.
-    fn stop(mut self) -> (i32, Vec<String>) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-s", "TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let status = self.child.wait().unwrap();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            self.seen.push(line);
-        }
-        (status.code().unwrap(), std::mem::take(&mut self.seen))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn forward(stderr: ChildStderr) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Runs the binary to completion: (exit status, stderr).
-fn run_to_end(args: &[&str]) -> (i32, String) {
-    let output = Command::new(BINARY)
-        .args(["--port", "0"])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use common::{cluster_url, run_to_end, sql, try_sql, Server, TestDatabase};
 
 /// Polls `/health` until 200 (bounded); the last body otherwise.
 fn wait_healthy(server: &Server) -> String {
@@ -323,7 +101,7 @@ fn shared_cluster() -> RwLockReadGuard<'static, ()> {
 fn copy_then_transactions_rollbacks_and_bad_rows_keep_the_store_equal_to_the_table() {
     let Some(cluster) = cluster_url() else { return };
     let _cluster = shared_cluster();
-    let db = TestDatabase::create(&cluster);
+    let db = TestDatabase::create_with_slots(&cluster);
     sql(
         &db.url,
         &format!(
@@ -410,7 +188,7 @@ fn copy_then_transactions_rollbacks_and_bad_rows_keep_the_store_equal_to_the_tab
 fn a_write_is_seen_by_the_next_read_and_the_replica_survives_a_killed_session() {
     let Some(cluster) = cluster_url() else { return };
     let _cluster = shared_cluster();
-    let db = TestDatabase::create(&cluster);
+    let db = TestDatabase::create_with_slots(&cluster);
     // An empty database: the server creates the table and the publication.
     let server = Server::start(&["--db", &db.url, "--db-mode", "replica"]);
     wait_healthy(&server);
@@ -511,7 +289,7 @@ fn a_write_is_seen_by_the_next_read_and_the_replica_survives_a_killed_session() 
 fn the_password_never_shows() {
     let Some(cluster) = cluster_url() else { return };
     let _cluster = shared_cluster();
-    let db = TestDatabase::create(&cluster);
+    let db = TestDatabase::create_with_slots(&cluster);
     const PASSWORD: &str = "Pa55wordNeverShown";
     // The private cluster trusts loopback, so the password is accepted and ignored.
     let url = db.url_with_password(PASSWORD);
@@ -571,7 +349,7 @@ fn a_postgres_restart_is_survived() {
         return;
     };
     let _cluster = CLUSTER.write().unwrap_or_else(PoisonError::into_inner);
-    let db = TestDatabase::create(&cluster);
+    let db = TestDatabase::create_with_slots(&cluster);
     let server = Server::start(&["--db", &db.url, "--db-mode", "replica"]);
     wait_healthy(&server);
     assert_eq!(
@@ -627,7 +405,7 @@ fn random_transactions(db: &TestDatabase, random: &mut Random, count: u64) {
 fn durable_replica_restarts_without_a_copy(signal: &str) {
     let Some(cluster) = cluster_url() else { return };
     let _cluster = shared_cluster();
-    let db = TestDatabase::create(&cluster);
+    let db = TestDatabase::create_with_slots(&cluster);
     let dir = std::env::temp_dir().join(format!("userstore-rdurable-{}", db.name));
     let _ = std::fs::remove_dir_all(&dir);
     let slot = format!("slot_{}", db.name);
