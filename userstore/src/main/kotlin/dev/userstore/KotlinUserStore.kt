@@ -669,32 +669,8 @@ class KotlinUserStore private constructor(
             }
         }
 
-        private fun checkId(id: Long) {
-            if (id < 0) throw InvalidUserException("invalid id $id: an id must be in 0..=${Long.MAX_VALUE}")
-        }
+        private fun checkId(id: Long) = UserRules.checkId(id)
 
-        /** 1 to 256 code points, no unpaired surrogate. */
-        private fun checkName(name: String) {
-            if (name.isEmpty()) throw InvalidUserException("invalid name: the name is empty")
-            var codePoints = 0
-            var i = 0
-            while (i < name.length) {
-                val c = name[i]
-                if (Character.isSurrogate(c)) {
-                    if (Character.isHighSurrogate(c) && i + 1 < name.length && Character.isLowSurrogate(name[i + 1])) {
-                        i++
-                    } else {
-                        throw InvalidUserException("invalid name: unpaired surrogate U+%04X at index %d".format(c.code, i))
-                    }
-                }
-                codePoints++
-                i++
-            }
-            if (codePoints > MAX_NAME_CODE_POINTS) {
-                throw InvalidUserException(
-                    "invalid name: the name is too long: $codePoints code points (at most $MAX_NAME_CODE_POINTS)",
-                )
-            }
-        }
+        private fun checkName(name: String) = UserRules.checkName(name)
     }
 }

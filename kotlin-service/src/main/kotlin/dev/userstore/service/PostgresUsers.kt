@@ -4,6 +4,7 @@ import com.zaxxer.hikari.HikariConfig
 import com.zaxxer.hikari.HikariDataSource
 import dev.userstore.InvalidUserException
 import dev.userstore.User
+import dev.userstore.UserRules
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.withContext
 import java.net.URLDecoder
@@ -43,9 +44,6 @@ private const val SYNC_COMMIT_FOR_REPLICA =
 
 /** The longest a request waits for a pooled connection, or for a new one, in milliseconds. */
 private const val POOL_TIMEOUT_MILLIS = 5_000L
-
-/** The most code points a name may hold (docs/RULES.md). */
-private const val MAX_NAME_CODE_POINTS = 256
 
 /** A database call failed. The message names the cause with every password replaced by `***`; no cause is attached. */
 class DatabaseUnavailableException(
@@ -118,25 +116,9 @@ fun checkUser(
     id: Long,
     name: String,
 ) {
-    if (id < 0) throw InvalidUserException("invalid id $id: an id must be in 0..=${Long.MAX_VALUE}")
-    if (name.isEmpty()) throw InvalidUserException("invalid name: the name is empty")
-    var codePoints = 0
-    var i = 0
-    while (i < name.length) {
-        val c = name[i]
-        if (Character.isSurrogate(c)) {
-            if (Character.isHighSurrogate(c) && i + 1 < name.length && Character.isLowSurrogate(name[i + 1])) {
-                i++
-            } else {
-                throw InvalidUserException("invalid name: unpaired surrogate U+%04X at index %d".format(c.code, i))
-            }
-        }
-        codePoints++
-        i++
-    }
-    if (codePoints > MAX_NAME_CODE_POINTS) {
-        throw InvalidUserException("invalid name: the name is too long: $codePoints code points (at most $MAX_NAME_CODE_POINTS)")
-    }
+    // The store's own rules (docs/RULES.md), then PostgreSQL's one more.
+    UserRules.checkId(id)
+    UserRules.checkName(name)
     if (name.indexOf('\u0000') >= 0) {
         throw InvalidUserException("invalid name: the name contains U+0000, which a PostgreSQL text column cannot hold")
     }
