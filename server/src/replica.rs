@@ -682,7 +682,9 @@ async fn check_slot(
     let row = client
         .query_opt(
             "SELECT database = current_database() AND plugin = 'pgoutput' AND slot_type = 'logical', \
-             active, coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1",
+             active, coalesce(wal_status, ''), \
+             (confirmed_flush_lsn - '0/0'::pg_lsn)::bigint \
+             FROM pg_replication_slots WHERE slot_name = $1",
             &[&durable.slot],
         )
         .await
@@ -699,6 +701,10 @@ async fn check_slot(
     let ours: Option<bool> = row.try_get(0).map_err(|e| db.fail_error(&e))?;
     let active: bool = row.try_get(1).map_err(|e| db.fail_error(&e))?;
     let wal_status: String = row.try_get(2).map_err(|e| db.fail_error(&e))?;
+    let confirmed: Option<i64> = row.try_get(3).map_err(|e| db.fail_error(&e))?;
+    let confirmed = confirmed
+        .and_then(|lsn| u64::try_from(lsn).ok())
+        .unwrap_or(0);
     if ours != Some(true) {
         return Err(DbError(format!(
             "the replication slot {} belongs to another database or is not a pgoutput slot; \
@@ -714,17 +720,27 @@ async fn check_slot(
         )));
     }
     let saved = durable.saved();
-    if saved != 0 && wal_status != "lost" {
+    // The slot never streams from before its confirmed position: a stored position behind it
+    // (a data dir restored from an older copy, or the slot used by another replica) would skip
+    // the transactions in between, so that store is copied again instead.
+    if saved != 0 && wal_status != "lost" && confirmed <= saved {
         return Ok(Some(saved));
     }
+    let why = if saved == 0 {
+        "no stored position in the data dir".to_owned()
+    } else if wal_status == "lost" {
+        "invalidated: the WAL it needed is gone (max_slot_wal_keep_size)".to_owned()
+    } else {
+        format!(
+            "it was confirmed up to {}, past the position stored in the data dir, {}: the \
+             transactions in between cannot be streamed again",
+            lsn_text(confirmed),
+            lsn_text(saved)
+        )
+    };
     tracing::warn!(
-        "replica: dropping slot {} ({}) to create it again with a snapshot and copy the table",
-        durable.slot,
-        if saved == 0 {
-            "no stored position in the data dir"
-        } else {
-            "invalidated: the WAL it needed is gone (max_slot_wal_keep_size)"
-        }
+        "replica: dropping slot {} ({why}) to create it again with a snapshot and copy the table",
+        durable.slot
     );
     client
         .execute("SELECT pg_drop_replication_slot($1)", &[&durable.slot])

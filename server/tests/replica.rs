@@ -605,6 +605,55 @@ fn a_durable_replica_killed_by_sigkill_resumes_without_a_copy() {
     durable_replica_restarts_without_a_copy("KILL");
 }
 
+/// A slot confirmed past the stored position (here advanced by hand while the replica is stopped,
+/// as a data dir restored from an older copy would find it) cannot stream the transactions in
+/// between again: the replica copies the table instead of resuming, and ends equal to it.
+#[test]
+fn a_durable_replica_whose_slot_moved_past_its_position_copies_again() {
+    let Some(cluster) = cluster_url() else { return };
+    let _cluster = shared_cluster();
+    let db = TestDatabase::create_with_slots(&cluster);
+    let dir = std::env::temp_dir().join(format!("userstore-rdurable-moved-{}", db.name));
+    let _ = std::fs::remove_dir_all(&dir);
+    let slot = format!("slot_{}", db.name);
+    let dir_text = dir.to_str().unwrap().to_owned();
+    let args = [
+        "--db",
+        &db.url,
+        "--db-mode",
+        "replica",
+        "--data-dir",
+        &dir_text,
+        "--db-slot",
+        &slot,
+    ];
+    let mut random = Random(0x5EED_D00A_B1E0_0003);
+    let server = Server::start(&args);
+    wait_healthy(&server);
+    random_transactions(&db, &mut random, 10);
+    wait_healthy(&server);
+    assert_eq!(server.stop().0, 143);
+
+    random_transactions(&db, &mut random, 20);
+    sql(
+        &db.url,
+        &format!("SELECT pg_replication_slot_advance('{slot}', pg_current_wal_lsn())"),
+    );
+
+    let mut server = Server::start(&args);
+    wait_healthy(&server);
+    assert_store_equals(&server, &valid_rows(&db), 0..IDS, "after the restart");
+    assert_eq!(metric(&server, "userstore_replica_resumes_total"), 0.0);
+    assert_eq!(metric(&server, "userstore_replica_copies_total"), 1.0);
+    server.wait_for("past the position stored in the data dir");
+    assert_eq!(server.stop().0, 143);
+    sql(
+        &db.url,
+        &format!("SELECT pg_drop_replication_slot('{slot}')"),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_durable_replica_needs_a_slot_and_sync_always() {
     let dir = std::env::temp_dir().join(format!("userstore-rdurable-args-{}", std::process::id()));
