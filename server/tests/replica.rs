@@ -528,24 +528,32 @@ fn random_transactions(db: &TestDatabase, random: &mut Random, count: u64) {
 /// A durable replica (`--data-dir` with `--db-slot`) stopped by `signal` (TERM or KILL) while
 /// transactions go on, restarted on the same directory and slot: it resumes from its stored
 /// position (no copy) and is equal to the table; the slot stays listed while it is stopped.
-fn durable_replica_restarts_without_a_copy(signal: &str) {
-    let Some(cluster) = cluster_url() else { return };
-    let _cluster = shared_cluster();
-    let db = TestDatabase::create_with_slots(&cluster);
-    let dir = std::env::temp_dir().join(format!("userstore-rdurable-{}", db.name));
+/// A durable replica's data dir (new, empty: named after the database), slot name and arguments.
+fn durable_replica(db: &TestDatabase, tag: &str) -> (std::path::PathBuf, String, Vec<String>) {
+    let dir = std::env::temp_dir().join(format!("{tag}-{}", db.name));
     let _ = std::fs::remove_dir_all(&dir);
     let slot = format!("slot_{}", db.name);
-    let dir_text = dir.to_str().unwrap().to_owned();
     let args = [
         "--db",
         &db.url,
         "--db-mode",
         "replica",
         "--data-dir",
-        &dir_text,
+        dir.to_str().unwrap(),
         "--db-slot",
         &slot,
-    ];
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    (dir, slot, args)
+}
+
+fn durable_replica_restarts_without_a_copy(signal: &str) {
+    let Some(cluster) = cluster_url() else { return };
+    let _cluster = shared_cluster();
+    let db = TestDatabase::create_with_slots(&cluster);
+    let (dir, slot, args) = durable_replica(&db, "userstore-rdurable");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut random = Random(0x5EED_D00A_B1E0_0002);
     let server = Server::start(&args);
     wait_healthy(&server);
@@ -613,20 +621,8 @@ fn a_durable_replica_whose_slot_moved_past_its_position_copies_again() {
     let Some(cluster) = cluster_url() else { return };
     let _cluster = shared_cluster();
     let db = TestDatabase::create_with_slots(&cluster);
-    let dir = std::env::temp_dir().join(format!("userstore-rdurable-moved-{}", db.name));
-    let _ = std::fs::remove_dir_all(&dir);
-    let slot = format!("slot_{}", db.name);
-    let dir_text = dir.to_str().unwrap().to_owned();
-    let args = [
-        "--db",
-        &db.url,
-        "--db-mode",
-        "replica",
-        "--data-dir",
-        &dir_text,
-        "--db-slot",
-        &slot,
-    ];
+    let (dir, slot, args) = durable_replica(&db, "userstore-rdurable-moved");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut random = Random(0x5EED_D00A_B1E0_0003);
     let server = Server::start(&args);
     wait_healthy(&server);
