@@ -93,7 +93,7 @@ def lag_figures(before, after):
     diff = {le: after["buckets"].get(le, 0.0) - before["buckets"].get(le, 0.0) for le in after["buckets"]}
     total = diff.get(math.inf, after["count"] - before["count"])
     ms = lambda s: None if s is None or math.isinf(s) else round(s * 1000, 3)
-    r = {"transactions": int(round(total)), "buckets": {("+Inf" if math.isinf(le) else repr(le * 1000)): int(round(c))
+    r = {"transactions": int(round(total)), "buckets": {("+Inf" if math.isinf(le) else repr(round(le * 1000, 6))): int(round(c))
                                                         for le, c in sorted(diff.items())}}
     above = False
     for key, q in (("p50_ms", 0.5), ("p99_ms", 0.99), ("max_ms", 1.0)):
