@@ -30,6 +30,10 @@
 #                           (the demo's compare report shows it); --args="--quick" for a short check run
 #   ./gradlew durableLoadtest [-PdurableLoadtest.NAME=VALUE ...]   installDist and the Rust server, then
 #                           scripts/durable-loadtest.sh: PUT load on the three services per sync mode
+#   ./gradlew dbLoadtest [-PdbLoadtest.NAME=VALUE ...]   installDist and the Rust server, then
+#                           scripts/db-loadtest.sh: the article's handler on PostgreSQL (issue 21 item 6), direct and
+#                           replica modes, Rust against Kotlin, replication lag, initial copy, 3 instances; 1M users,
+#                           ~10 min; uses the private cluster (scripts/postgres.sh) unless -PdbLoadtest.url=URL
 #   ./gradlew loadtest [-Ploadtest.rate=10000 -Ploadtest.users=1000000,5000000 ...]
 #                           installDist, then scripts/loadtest.sh (settings: see the script)
 #   ./gradlew fuzz [-Pfuzz.seconds=60]   coverage-guided fuzzing of the Rust core (scripts/fuzz.sh)
@@ -70,7 +74,7 @@ while [ $# -gt 0 ]; do
     -P*=*)
       kv=${1#-P}
       case ${kv%%=*} in
-        jmh.profile|jmh.profiler|jmh.profiler.event|fuzz.seconds|loadtest.*|durableLoadtest.*|benchShapes.*) props[${kv%%=*}]=${kv#*=} ;;
+        jmh.profile|jmh.profiler|jmh.profiler.event|fuzz.seconds|loadtest.*|durableLoadtest.*|dbLoadtest.*|benchShapes.*) props[${kv%%=*}]=${kv#*=} ;;
         *) die "unknown project property $1 (see ./gradlew tasks)" ;;
       esac
       ;;
@@ -331,6 +335,15 @@ for task in "${tasks[@]}"; do
         case $key in durableLoadtest.*) name=${key#durableLoadtest.}; export "DURABLE_LOADTEST_${name^^}=${props[$key]}" ;; esac
       done
       bash scripts/durable-loadtest.sh
+      ;;
+    dbLoadtest)
+      maven package "${no_checks[@]}" -pl kotlin-demo -am 1>&2
+      cargo build --release --locked -p userstore-server --target-dir "$root/target" 1>&2
+      # -PdbLoadtest.NAME=VALUE becomes DB_LOADTEST_NAME=VALUE (users, services, modes, lag_rates, url, ...).
+      for key in "${!props[@]}"; do
+        case $key in dbLoadtest.*) name=${key#dbLoadtest.}; export "DB_LOADTEST_${name^^}=${props[$key]}" ;; esac
+      done
+      bash scripts/db-loadtest.sh
       ;;
     loadtest)
       maven package "${no_checks[@]}" -pl kotlin-demo -am 1>&2
