@@ -35,6 +35,13 @@
 #      growing (2 s after pgbench, then every 1 s, at most 10 s). The replica's commit-delay histogram, diffed
 #      over the run, gives p50/p99/max (bucket upper bounds) and the mean. A service without that histogram gives
 #      nulls and a message in the summary. Then it is stopped.
+#   3b. restart, per replica service: a durable replica (--data-dir on a fresh folder under the run's tmp/,
+#      --db-slot userstore_loadtest_<service>, dropped first if left over) started (its copy), stopped with SIGTERM;
+#      while it is down, RESTART_WRITES single-row commits (pgbench, 1000/s) and last a marker: id 0 renamed to
+#      restart-<stamp>; then started again: "ready_ms" (spawn -> first 200 of /health) and "caught_up_ms" (spawn ->
+#      the first GET /users/0 that answers the marker's name, polled every 10 ms: every write made while it was down
+#      applied); "copied" is true if its log says it copied the table again ("copied N rows"). Then stopped, its
+#      slot dropped and its folder deleted.
 #   4. instances, per replica service: INSTANCES instances started at once (each its own temporary slot and copy),
 #      all waited for, SETTLE s, VmRSS of each; then all stopped.
 #   5. scripts/db_loadtest_summary.py RUN_DIR: summary.json (the db-loadtest schema) and summary.txt (tables and
@@ -58,6 +65,7 @@
 #   DB_LOADTEST_LAG_DURATION  each pgbench run, seconds                         (default 20)
 #   DB_LOADTEST_LAG_CLIENTS   pgbench clients                                   (default 8)
 #   DB_LOADTEST_INSTANCES     instances per replica service at once; 0 skips    (default 3)
+#   DB_LOADTEST_RESTART       1: the durable replica restart step (3b); 0 skips  (default 1)
 #   DB_LOADTEST_HEAP          JVM heap: -Xms and -Xmx                           (default 4g)
 #   DB_LOADTEST_JDK           "default" (JAVA_HOME, else java on the PATH), a feature version under /usr/lib/jvm
 #                             (e.g. 25) or a JDK folder                         (default default)
@@ -101,6 +109,7 @@ lag_rates=${DB_LOADTEST_LAG_RATES-1000,5000}
 lag_duration=${DB_LOADTEST_LAG_DURATION:-20}
 lag_clients=${DB_LOADTEST_LAG_CLIENTS:-8}
 instances=${DB_LOADTEST_INSTANCES:-3}
+restart=${DB_LOADTEST_RESTART:-1}
 heap=${DB_LOADTEST_HEAP:-4g}
 jdk=${DB_LOADTEST_JDK:-default}
 settle=${DB_LOADTEST_SETTLE:-2}
@@ -122,7 +131,7 @@ test_db=userstore_loadtest
 # ---------------------------------------------------------------- settings checked
 command -v python3 > /dev/null 2>&1 || die "python3 is needed (start-up probe, summary)"
 command -v curl > /dev/null 2>&1 || die "curl is needed (the /metrics scrapes)"
-for v in connections lag_duration lag_clients instances port ready_timeout; do
+for v in connections lag_duration lag_clients instances restart port ready_timeout; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "DB_LOADTEST_${v^^} must be a whole number, not '${!v}'"
 done
 { [ "$connections" -ge 1 ] && [ "$lag_duration" -ge 1 ] && [ "$lag_clients" -ge 1 ]; } \
@@ -270,17 +279,18 @@ started_pid='' started_ms=''
 # spawned_probe and spawned_result. Use wait_server to get its PID and start time.
 spawn_server() {
   local s=$1 m=$2 p=$3 tag=$4 res
+  shift 4 # the rest: extra arguments for the server (the restart step's --data-dir and --db-slot)
   res=$tmp/$tag.probe.json
   rm -f "$res"
   if [ "$s" = rust ]; then
     python3 "$probe" --host "$host" --port "$p" --timeout "$ready_timeout" --interval 0.01 --result "$res" -- \
-      "$rust_bin" --port "$p" --host "$host" --db "$load_url" --db-mode "$m" > "$out/$tag-server.log" 2>&1 &
+      "$rust_bin" --port "$p" --host "$host" --db "$load_url" --db-mode "$m" "$@" > "$out/$tag-server.log" 2>&1 &
   else
     local store=()
     [ "$s" = kotlin ] || store=(--store "${s#kotlin-}")
     JAVA_HOME=$java_home JAVA_OPTS="-Xms$heap -Xmx$heap" KOTLIN_DEMO_OPTS='' \
       python3 "$probe" --host "$host" --port "$p" --timeout "$ready_timeout" --interval 0.01 --result "$res" -- \
-      "$jvm_bin" serve ${store[@]+"${store[@]}"} --port "$p" --host "$host" --db "$load_url" --db-mode "$m" \
+      "$jvm_bin" serve ${store[@]+"${store[@]}"} --port "$p" --host "$host" --db "$load_url" --db-mode "$m" "$@" \
       > "$out/$tag-server.log" 2>&1 &
   fi
   spawned_probe=$! spawned_result=$res
@@ -312,7 +322,7 @@ wait_server() {
   return 0
 }
 
-start_server() { # start_server SERVICE MODE PORT TAG
+start_server() { # start_server SERVICE MODE PORT TAG [SERVER ARGS...]
   spawn_server "$@"
   wait_server "$spawned_probe" "$spawned_result" "$4"
 }
@@ -385,9 +395,10 @@ per = start + settle + warm + cap + 2 * pause
 mode = lambda n: n * per + nf * n * (dur + pause) + n * 2
 lag = nr * (start + nl * (lagd + 5) + 2) if nl else 0
 inst = nr * (2 * start + settle + 3) if ni else 0
-print(round((users / 100000 + mode(nd) + mode(nr) + lag + inst + 10) / 60, 1))' \
+restart = nr * (3 * start + 8) if int(sys.argv[13]) else 0
+print(round((users / 100000 + mode(nd) + mode(nr) + lag + inst + restart + 10) / 60, 1))' \
   "$nd" "$nr" "${#fraction_list[@]}" "${#lag_list[@]}" "$instances" "$users" \
-  "$(secs "$duration")" "$(secs "$capacity")" "$(secs "$warmup")" "$settle" "$pause" "$lag_duration")
+  "$(secs "$duration")" "$(secs "$capacity")" "$(secs "$warmup")" "$settle" "$pause" "$lag_duration" "$restart")
 
 log "expected wall time about $estimate min (direct: ${direct_services[*]:-none}; replica: ${replica_services[*]:-none}; $users users)"
 
@@ -563,9 +574,10 @@ scrape() { # scrape PORT FILE: GET /metrics into FILE; prints the commit-delay h
   curl -s --max-time 10 "http://$host:$1/metrics" > "$2" || true
   python3 "$summary_py" --count "$2"
 }
+# One single-row commit per transaction (the lag step, and the writes made while the restart step's replica is down).
+script=$out/lag-update.sql
+printf '%s\n' "\\set id random(0, $((users - 1)))" "UPDATE users SET name = 'lag-' || :id WHERE id = :id;" > "$script"
 if [ ${#lag_list[@]} -gt 0 ]; then
-  script=$out/lag-update.sql
-  printf '%s\n' "\\set id random(0, $((users - 1)))" "UPDATE users SET name = 'lag-' || :id WHERE id = :id;" > "$script"
   for s in ${replica_services[@]+"${replica_services[@]}"}; do
     p=$(free_port $((p + 1)))
     base=lag-$s
@@ -606,6 +618,45 @@ if [ ${#lag_list[@]} -gt 0 ]; then
       log "  $(grep -m1 '^tps' "$out/$tag.pgbench.txt" || echo 'no tps line'); histogram count $c0 -> $prev"
     done
     stop_servers "$pid"
+  done
+fi
+
+# ---------------------------------------------------------------- 3b. a durable replica's restart
+if [ "$restart" = 1 ]; then
+  restart_writes=5000
+  for s in ${replica_services[@]+"${replica_services[@]}"}; do
+    slot=userstore_loadtest_${s//-/_}
+    dir=$tmp/durable-$s
+    rm -rf "$dir"
+    psql -d "$load_url" -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$slot'" > /dev/null
+    p=$(free_port $((p + 1)))
+    base=restart-$s
+    log "restart, $s: a durable replica (--data-dir, --db-slot $slot) copies $users users"
+    start_server "$s" replica "$p" "$base-first" --data-dir "$dir" --db-slot "$slot" \
+      || die "$s did not start as a durable replica; see $out/$base-first-server.log"
+    first_ms=$started_ms
+    stop_servers "$started_pid"
+    log "  stopped (SIGTERM); $restart_writes single-row commits while it is down, then the marker"
+    "$pg_bin/pgbench" -n -M prepared -R 1000 -t $((restart_writes / 4)) -c 4 -j 2 -f "$script" "$load_url" \
+      > "$out/$base.pgbench.txt" 2>&1 || die "pgbench failed; see $out/$base.pgbench.txt"
+    marker=restart-$stamp-$s
+    psql -d "$load_url" -c "UPDATE users SET name = '$marker' WHERE id = 0" > /dev/null
+    t0=$(now)
+    start_server "$s" replica "$p" "$base" --data-dir "$dir" --db-slot "$slot" \
+      || die "$s did not restart; see $out/$base-server.log"
+    caught_ms=null
+    for _ in $(seq 1 3000); do
+      if curl -s --max-time 2 "http://$host:$p/users/0" | grep -q "\"$marker\""; then caught_ms=$(ms_since "$t0"); break; fi
+      sleep 0.01
+    done
+    copied=false
+    grep -q 'copied [0-9][0-9]* rows' "$out/$base-server.log" && copied=true
+    rss=$(rss_kib "$started_pid")
+    record "{\"type\":\"restart\",\"service\":\"$s\",\"users\":$users,\"first_ready_ms\":$first_ms,\"ready_ms\":$started_ms,\"caught_up_ms\":$caught_ms,\"copied\":$copied,\"writes_while_down\":$restart_writes,\"rss_kib\":$rss}"
+    log "  restarted: 200 after ${started_ms%.*} ms, caught up after ${caught_ms%.*} ms, copied again: $copied"
+    stop_servers "$started_pid"
+    psql -d "$load_url" -c "SELECT pg_drop_replication_slot('$slot')" > /dev/null
+    rm -rf "$dir"
   done
 fi
 
