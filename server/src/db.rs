@@ -14,7 +14,8 @@ use std::fmt::Display;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
+use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::{NoTls, Row};
 use userstore::core::MAX_NAME_CODE_POINTS;
 use userstore::StoreError;
 
@@ -267,46 +268,93 @@ impl Database {
         &self.config
     }
 
+    /// Runs `sql` on `client` as a statement prepared once per connection (`prepare_cached`) and
+    /// returns its rows. Every query of this module goes through here and [`Self::execute_on`], so
+    /// its errors are described (with their causes) and scrubbed of secrets in one place.
+    async fn query_on(
+        &self,
+        client: &deadpool_postgres::Object,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, DbError> {
+        let statement = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| self.fail_error(&e))?;
+        client
+            .query(&statement, params)
+            .await
+            .map_err(|e| self.fail_error(&e))
+    }
+
+    /// [`Self::query_on`] for a statement that returns at most one row.
+    async fn row_on(
+        &self,
+        client: &deadpool_postgres::Object,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, DbError> {
+        Ok(self.query_on(client, sql, params).await?.into_iter().next())
+    }
+
+    /// [`Self::query_on`] for a statement that always returns one row.
+    async fn one_on(
+        &self,
+        client: &deadpool_postgres::Object,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, DbError> {
+        self.row_on(client, sql, params)
+            .await?
+            .ok_or_else(|| DbError(format!("the database answered no row to: {sql}")))
+    }
+
+    /// Runs `sql` (prepared once per connection) on `client`; the number of rows it changed.
+    async fn execute_on(
+        &self,
+        client: &deadpool_postgres::Object,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, DbError> {
+        let statement = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| self.fail_error(&e))?;
+        client
+            .execute(&statement, params)
+            .await
+            .map_err(|e| self.fail_error(&e))
+    }
+
+    /// Column `index` of `row`, as `T`.
+    fn column<'r, T: FromSql<'r>>(&self, row: &'r Row, index: usize) -> Result<T, DbError> {
+        row.try_get(index).map_err(|e| self.fail_error(&e))
+    }
+
+    /// A WAL position query's answer (bytes from 0/0) as a number.
+    fn lsn(&self, row: &Row) -> Result<u64, DbError> {
+        Ok(u64::try_from(self.column::<i64>(row, 0)?).unwrap_or(0))
+    }
+
     /// The server's WAL write position now (`pg_current_wal_lsn()`), as a number, on `client`.
     async fn wal_lsn_on(&self, client: &deadpool_postgres::Object) -> Result<u64, DbError> {
-        let statement = client
-            .prepare_cached(CURRENT_LSN)
-            .await
-            .map_err(|e| self.fail(describe(&e)))?;
-        let row = client
-            .query_one(&statement, &[])
-            .await
-            .map_err(|e| self.fail(describe(&e)))?;
-        let lsn: i64 = row.try_get(0).map_err(|e| self.fail(describe(&e)))?;
-        Ok(u64::try_from(lsn).unwrap_or(0))
+        self.lsn(&self.one_on(client, CURRENT_LSN, &[]).await?)
     }
 
     /// The server's WAL flush position (`pg_current_wal_flush_lsn()`): every transaction committed
     /// before the call is at or before it.
     pub async fn flush_lsn(&self) -> Result<u64, DbError> {
         let client = self.client().await?;
-        let row = client
-            .query_one(FLUSH_LSN, &[])
-            .await
-            .map_err(|e| self.fail(describe(&e)))?;
-        let lsn: i64 = row.try_get(0).map_err(|e| self.fail(describe(&e)))?;
-        Ok(u64::try_from(lsn).unwrap_or(0))
+        self.lsn(&self.one_on(&client, FLUSH_LSN, &[]).await?)
     }
 
     /// Replica mode's upsert: [`Database::put`] that also returns the transaction's id, then the
     /// WAL position read on the same connection after its commit (see [`Written`]).
     pub async fn put_for_replica(&self, id: i64, name: &str) -> Result<(bool, Written), DbError> {
         let client = self.client().await?;
-        let statement = client
-            .prepare_cached(UPSERT_XID)
-            .await
-            .map_err(|e| self.fail(describe(&e)))?;
-        let row = client
-            .query_one(&statement, &[&id, &name])
-            .await
-            .map_err(|e| self.fail(describe(&e)))?;
-        let created: bool = row.try_get(0).map_err(|e| self.fail(describe(&e)))?;
-        let xid: Option<i64> = row.try_get(1).map_err(|e| self.fail(describe(&e)))?;
+        let row = self.one_on(&client, UPSERT_XID, &[&id, &name]).await?;
+        let created: bool = self.column(&row, 0)?;
+        let xid: Option<i64> = self.column(&row, 1)?;
         let lsn = self.wal_lsn_on(&client).await?;
         Ok((created, Written::new(xid, lsn)))
     }
@@ -315,31 +363,25 @@ impl Database {
     /// when nothing was deleted), then the WAL position after its commit (see [`Written`]).
     pub async fn remove_for_replica(&self, id: i64) -> Result<(bool, Written), DbError> {
         let client = self.client().await?;
-        let statement = client
-            .prepare_cached(DELETE_XID)
-            .await
-            .map_err(|e| self.fail(describe(&e)))?;
-        let row = client
-            .query_one(&statement, &[&id])
-            .await
-            .map_err(|e| self.fail(describe(&e)))?;
-        let removed: i64 = row.try_get(0).map_err(|e| self.fail(describe(&e)))?;
-        let xid: Option<i64> = row.try_get(1).map_err(|e| self.fail(describe(&e)))?;
+        let row = self.one_on(&client, DELETE_XID, &[&id]).await?;
+        let removed: i64 = self.column(&row, 0)?;
+        let xid: Option<i64> = self.column(&row, 1)?;
         let lsn = self.wal_lsn_on(&client).await?;
         Ok((removed > 0, Written::new(xid, lsn)))
     }
 
     /// A pooled connection.
     pub async fn client(&self) -> Result<deadpool_postgres::Object, DbError> {
-        self.pool.get().await.map_err(|e| self.fail(describe(&e)))
+        self.pool.get().await.map_err(|e| self.fail_error(&e))
     }
 
     async fn create_schema(&self) -> Result<(), DbError> {
         let client = self.client().await?;
-        client.batch_execute(SCHEMA).await.map_err(|e| {
-            // The error's source holds the server's message (the Display alone says "db error").
-            self.fail(describe(&e))
-        })
+        // The error's source holds the server's message (the Display alone says "db error").
+        client
+            .batch_execute(SCHEMA)
+            .await
+            .map_err(|e| self.fail_error(&e))
     }
 
     /// Whether the database answers a query through the pool.
@@ -349,97 +391,46 @@ impl Database {
             .simple_query("SELECT 1")
             .await
             .map(|_| ())
-            .map_err(|e| self.fail(describe(&e)))
+            .map_err(|e| self.fail_error(&e))
     }
 
     /// The user's name, or `None`.
     pub async fn get_name(&self, id: i64) -> Result<Option<String>, DbError> {
         let client = self.client().await?;
-        let statement = client
-            .prepare_cached(SELECT_NAME)
-            .await
-            .map_err(|e| self.fail(describe(&e)))?;
-        let row = client
-            .query_opt(&statement, &[&id])
-            .await
-            .map_err(|e| self.fail(describe(&e)))?;
-        row.map(|row| row.try_get::<_, String>(0))
-            .transpose()
-            .map_err(|e| self.fail(describe(&e)))
+        match self.row_on(&client, SELECT_NAME, &[&id]).await? {
+            Some(row) => self.column(&row, 0).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Inserts or replaces the user; true if it was created. The caller has run [`check_user`].
     pub async fn put(&self, id: i64, name: &str) -> Result<bool, DbError> {
         let client = self.client().await?;
-        self.put_on(&client, id, name).await
-    }
-
-    async fn put_on(
-        &self,
-        client: &deadpool_postgres::Object,
-        id: i64,
-        name: &str,
-    ) -> Result<bool, DbError> {
-        let statement = client
-            .prepare_cached(UPSERT)
-            .await
-            .map_err(|e| self.fail(describe(&e)))?;
-        let row = client
-            .query_one(&statement, &[&id, &name])
-            .await
-            .map_err(|e| self.fail(describe(&e)))?;
-        row.try_get::<_, bool>(0)
-            .map_err(|e| self.fail(describe(&e)))
+        let row = self.one_on(&client, UPSERT, &[&id, &name]).await?;
+        self.column(&row, 0)
     }
 
     /// Removes the user; true if it existed.
     pub async fn remove(&self, id: i64) -> Result<bool, DbError> {
         let client = self.client().await?;
-        self.remove_on(&client, id).await
-    }
-
-    async fn remove_on(
-        &self,
-        client: &deadpool_postgres::Object,
-        id: i64,
-    ) -> Result<bool, DbError> {
-        let statement = client
-            .prepare_cached(DELETE)
-            .await
-            .map_err(|e| self.fail(describe(&e)))?;
-        let removed = client
-            .execute(&statement, &[&id])
-            .await
-            .map_err(|e| self.fail(describe(&e)))?;
-        Ok(removed > 0)
+        Ok(self.execute_on(&client, DELETE, &[&id]).await? > 0)
     }
 
     /// The users named exactly `name`, sorted by id.
     pub async fn find_by_name(&self, name: &str) -> Result<Vec<(i64, String)>, DbError> {
         let client = self.client().await?;
-        let statement = client
-            .prepare_cached(FIND_BY_NAME)
-            .await
-            .map_err(|e| self.fail(describe(&e)))?;
-        let rows = client
-            .query(&statement, &[&name])
-            .await
-            .map_err(|e| self.fail(describe(&e)))?;
-        rows.iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect::<Result<_, tokio_postgres::Error>>()
-            .map_err(|e| self.fail(describe(&e)))
+        self.query_on(&client, FIND_BY_NAME, &[&name])
+            .await?
+            .iter()
+            .map(|row| Ok((self.column(row, 0)?, self.column(row, 1)?)))
+            .collect()
     }
 
     /// The number of rows (a full count: /metrics' size gauge, scraped rarely).
     pub async fn count(&self) -> Result<u64, DbError> {
         let client = self.client().await?;
-        let row = client
-            .query_one(COUNT, &[])
-            .await
-            .map_err(|e| self.fail(describe(&e)))?;
-        let count: i64 = row.try_get(0).map_err(|e| self.fail(describe(&e)))?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        let row = self.one_on(&client, COUNT, &[]).await?;
+        Ok(u64::try_from(self.column::<i64>(&row, 0)?).unwrap_or(0))
     }
 }
 

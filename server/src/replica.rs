@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::TryStreamExt;
+use metrics::Histogram;
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, ReplicationEvent, TlsConfig};
 use tokio::sync::watch;
 use userstore::{Store, StoreError};
@@ -525,9 +526,11 @@ pub async fn run(app: Arc<AppState>) {
         return;
     };
     let store = app.store();
+    // Registered once: each applied transaction then costs one push into it.
+    let delays = app.telemetry().replica_commit_delay();
     let mut backoff = MIN_BACKOFF;
     loop {
-        let error = match session(db, store, state, &mut backoff).await {
+        let error = match session(db, store, state, &delays, &mut backoff).await {
             Ok(()) => "the replication stream ended".to_owned(),
             Err(e) => e.0,
         };
@@ -544,6 +547,14 @@ pub async fn run(app: Arc<AppState>) {
     }
 }
 
+/// Microseconds from a commit at `commit_time_micros` (pgoutput's timestamp: from PostgreSQL's
+/// epoch, 2000-01-01) to `now_micros` (from the Unix epoch); 0 when negative (the two clocks
+/// disagree).
+fn commit_delay_micros(commit_time_micros: i64, now_micros: i64) -> u64 {
+    let delay = now_micros.saturating_sub(commit_time_micros.saturating_add(PG_EPOCH_MICROS));
+    u64::try_from(delay).unwrap_or(0)
+}
+
 fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -554,6 +565,7 @@ async fn session(
     db: &Database,
     store: &Store,
     state: &ReplicaState,
+    delays: &Histogram,
     backoff: &mut Duration,
 ) -> Result<(), DbError> {
     let (phase, _) = state.status();
@@ -598,7 +610,7 @@ async fn session(
             "replica: resumed slot {slot} from {} (the stored position); no copy",
             lsn_text(position)
         );
-        return stream(db, store, state, repl, backoff).await;
+        return stream(db, store, state, delays, repl, backoff).await;
     }
     if let Some(durable) = durable {
         durable.forget()?;
@@ -655,7 +667,7 @@ async fn session(
     repl.start().await.map_err(|e| db.fail_error(&e))?;
     repl.wait_started().await.map_err(|e| db.fail_error(&e))?;
     repl.update_applied_lsn(Lsn::from_u64(consistent_point));
-    stream(db, store, state, repl, backoff).await
+    stream(db, store, state, delays, repl, backoff).await
 }
 
 /// Is `durable`'s slot there and usable with its stored position: `Some(position)` to resume;
@@ -670,7 +682,9 @@ async fn check_slot(
     let row = client
         .query_opt(
             "SELECT database = current_database() AND plugin = 'pgoutput' AND slot_type = 'logical', \
-             active, coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1",
+             active, coalesce(wal_status, ''), \
+             (confirmed_flush_lsn - '0/0'::pg_lsn)::bigint \
+             FROM pg_replication_slots WHERE slot_name = $1",
             &[&durable.slot],
         )
         .await
@@ -687,6 +701,10 @@ async fn check_slot(
     let ours: Option<bool> = row.try_get(0).map_err(|e| db.fail_error(&e))?;
     let active: bool = row.try_get(1).map_err(|e| db.fail_error(&e))?;
     let wal_status: String = row.try_get(2).map_err(|e| db.fail_error(&e))?;
+    let confirmed: Option<i64> = row.try_get(3).map_err(|e| db.fail_error(&e))?;
+    let confirmed = confirmed
+        .and_then(|lsn| u64::try_from(lsn).ok())
+        .unwrap_or(0);
     if ours != Some(true) {
         return Err(DbError(format!(
             "the replication slot {} belongs to another database or is not a pgoutput slot; \
@@ -702,17 +720,27 @@ async fn check_slot(
         )));
     }
     let saved = durable.saved();
-    if saved != 0 && wal_status != "lost" {
+    // The slot never streams from before its confirmed position: a stored position behind it
+    // (a data dir restored from an older copy, or the slot used by another replica) would skip
+    // the transactions in between, so that store is copied again instead.
+    if saved != 0 && wal_status != "lost" && confirmed <= saved {
         return Ok(Some(saved));
     }
+    let why = if saved == 0 {
+        "no stored position in the data dir".to_owned()
+    } else if wal_status == "lost" {
+        "invalidated: the WAL it needed is gone (max_slot_wal_keep_size)".to_owned()
+    } else {
+        format!(
+            "it was confirmed up to {}, past the position stored in the data dir, {}: the \
+             transactions in between cannot be streamed again",
+            lsn_text(confirmed),
+            lsn_text(saved)
+        )
+    };
     tracing::warn!(
-        "replica: dropping slot {} ({}) to create it again with a snapshot and copy the table",
-        durable.slot,
-        if saved == 0 {
-            "no stored position in the data dir"
-        } else {
-            "invalidated: the WAL it needed is gone (max_slot_wal_keep_size)"
-        }
+        "replica: dropping slot {} ({why}) to create it again with a snapshot and copy the table",
+        durable.slot
     );
     client
         .execute("SELECT pg_drop_replication_slot($1)", &[&durable.slot])
@@ -726,6 +754,7 @@ async fn stream(
     db: &Database,
     store: &Store,
     state: &ReplicaState,
+    delays: &Histogram,
     mut repl: ReplicationClient,
     backoff: &mut Duration,
 ) -> Result<(), DbError> {
@@ -774,7 +803,15 @@ async fn stream(
                         commit_time_micros,
                         ..
                     } => {
-                        commit(store, state, &repl, txn.take(), end_lsn, commit_time_micros)?;
+                        commit(
+                            store,
+                            state,
+                            delays,
+                            &repl,
+                            txn.take(),
+                            end_lsn,
+                            commit_time_micros,
+                        )?;
                     }
                     change => {
                         let current = txn
@@ -792,6 +829,7 @@ async fn stream(
                 commit(
                     store,
                     state,
+                    delays,
                     &repl,
                     txn.take(),
                     end_lsn.as_u64(),
@@ -813,10 +851,15 @@ async fn stream(
 
 /// Applies a transaction as one batch, then moves the applied position to its end. A batch the
 /// store refuses by its rules is skipped and reported; any other failure (the log's I/O) ends the
-/// session, the position unmoved.
+/// session, the position unmoved. The delay from the transaction's commit on the server to the
+/// moment its batch is applied (durable write included) is the `lag_seconds` gauge, and one
+/// observation of `delays` when the batch held at least one row change (a truncate counts when
+/// it removed rows); a transaction with nothing for the store (none in the publication) is not
+/// an observation.
 fn commit(
     store: &Store,
     state: &ReplicaState,
+    delays: &Histogram,
     repl: &ReplicationClient,
     txn: Option<Transaction>,
     end_lsn: u64,
@@ -825,9 +868,10 @@ fn commit(
     if let Some(txn) = txn {
         let xid = txn.xid;
         let (puts, removes) = txn.batch(store);
+        let mut applied = false;
         if !puts.is_empty() || !removes.is_empty() {
             match store.apply_batch(&puts, &removes) {
-                Ok(_) => {}
+                Ok(_) => applied = true,
                 Err(
                     e @ (StoreError::InvalidId(_)
                     | StoreError::InvalidName(_)
@@ -851,11 +895,14 @@ fn commit(
                 }
             }
         }
+        let delay = commit_delay_micros(commit_time_micros, now_micros());
+        if applied {
+            delays.record(delay as f64 / 1e6);
+        }
         state.applied_xid(xid);
-        let delay = now_micros() - (commit_time_micros + PG_EPOCH_MICROS);
         state
             .last_commit_delay_micros
-            .store(u64::try_from(delay).unwrap_or(0), Ordering::Relaxed);
+            .store(delay, Ordering::Relaxed);
     }
     state.advance(end_lsn);
     report(state, repl, end_lsn, false)
@@ -1132,6 +1179,21 @@ mod tests {
         std::fs::write(dir.join(POSITION_FILE), "garbage").unwrap();
         assert!(Durable::open(&dir, "s1").is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_commit_delay_is_measured_from_postgres_epoch_and_never_negative() {
+        let commit = 1_000_000; // 2000-01-01 00:00:01 UTC
+        let unix = PG_EPOCH_MICROS + commit;
+        assert_eq!(commit_delay_micros(commit, unix + 2_500), 2_500);
+        assert_eq!(commit_delay_micros(commit, unix), 0);
+        // The server's clock ahead of ours: 0, not a huge unsigned value.
+        assert_eq!(commit_delay_micros(commit, unix - 1), 0);
+        assert_eq!(commit_delay_micros(i64::MAX, 0), 0);
+        assert_eq!(
+            commit_delay_micros(i64::MIN, i64::MAX),
+            u64::try_from(i64::MAX).unwrap()
+        );
     }
 
     #[test]

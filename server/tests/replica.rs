@@ -2,7 +2,8 @@
 //! without it every test prints `skipped: USERSTORE_PG_URL unset` and returns): the initial copy,
 //! multi-statement transactions (rollbacks, truncate, id changes) with the store compared to the
 //! table after each, read-your-writes, bad rows, a killed replication session, and the password
-//! kept out of logs, /health, /metrics and errors. Each test has its own database `us_test_<...>`.
+//! kept out of logs, /health, /metrics and errors, and the commit delay histogram counting each
+//! applied transaction. Each test has its own database `us_test_<...>`.
 //! The server and database helpers are in tests/common (shared with tests/direct.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -40,6 +41,39 @@ fn metric(server: &Server, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in {text}"))
         .parse()
         .unwrap()
+}
+
+/// The `le` bounds of `userstore_replica_commit_delay_seconds`: issue 21's list, which the Kotlin
+/// service exposes too (the server's `COMMIT_DELAY_BUCKETS` as rendered, and `+Inf`).
+const COMMIT_DELAY_BOUNDS: [&str; 29] = [
+    "0.0001", "0.0002", "0.0003", "0.0005", "0.00075", "0.001", "0.0015", "0.002", "0.003",
+    "0.005", "0.0075", "0.01", "0.015", "0.02", "0.03", "0.05", "0.075", "0.1", "0.15", "0.2",
+    "0.3", "0.5", "0.75", "1", "2", "5", "10", "30", "+Inf",
+];
+
+/// The commit delay histogram in /metrics: its buckets `(le, cumulative count)` in order, its
+/// `_count` and its `_sum`.
+fn commit_delays(server: &Server) -> (Vec<(String, u64)>, u64, f64) {
+    let (status, text) = server.request("GET", "/metrics", "");
+    assert_eq!(status, 200);
+    let buckets = text
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("userstore_replica_commit_delay_seconds_bucket{le=\"")?;
+            let (le, count) = rest.split_once("\"} ")?;
+            Some((le.to_owned(), count.parse().unwrap()))
+        })
+        .collect();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .parse()
+            .unwrap()
+    };
+    let count = value("userstore_replica_commit_delay_seconds_count");
+    let sum = value("userstore_replica_commit_delay_seconds_sum");
+    (buckets, count as u64, sum)
 }
 
 /// The rows of the table that follow the store's rules, as `id -> name`.
@@ -286,6 +320,98 @@ fn a_write_is_seen_by_the_next_read_and_the_replica_survives_a_killed_session() 
 }
 
 #[test]
+fn each_applied_transaction_is_one_observation_of_the_commit_delay_histogram() {
+    let Some(cluster) = cluster_url() else { return };
+    let _cluster = shared_cluster();
+    let db = TestDatabase::create_with_slots(&cluster);
+    sql(
+        &db.url,
+        "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL); \
+         INSERT INTO users SELECT g, 'copied' || g FROM generate_series(1, 100) g",
+    );
+    let server = Server::start(&["--db", &db.url, "--db-mode", "replica"]);
+    wait_healthy(&server);
+    // The copy is not an observation: the histogram is there, empty.
+    let (buckets, count, sum) = commit_delays(&server);
+    assert_eq!((count, sum), (0, 0.0));
+    assert_eq!(
+        buckets
+            .iter()
+            .map(|(le, _)| le.as_str())
+            .collect::<Vec<_>>(),
+        COMMIT_DELAY_BOUNDS
+    );
+    assert!(buckets.iter().all(|(_, n)| *n == 0));
+
+    // N committed single-row transactions (inserts, updates, deletes) in one round trip, each
+    // with its own BEGIN/COMMIT; a rolled-back one and one that changes no row are not counted.
+    const N: u64 = 60;
+    let mut statements = Vec::new();
+    for i in 0..N {
+        let id = 1 + i as i64;
+        statements.push(match i % 3 {
+            0 => format!(
+                "BEGIN; INSERT INTO users VALUES ({}, 'new{i}'); COMMIT",
+                1000 + i
+            ),
+            1 => format!("BEGIN; UPDATE users SET name = 'up{i}' WHERE id = {id}; COMMIT"),
+            _ => format!("BEGIN; DELETE FROM users WHERE id = {id}; COMMIT"),
+        });
+    }
+    statements.push("BEGIN; INSERT INTO users VALUES (5000, 'never'); ROLLBACK".to_owned());
+    statements.push("BEGIN; DELETE FROM users WHERE id = -1; COMMIT".to_owned());
+    sql(&db.url, &statements.join("; "));
+    // And single-row writes through the service (as the load test makes them).
+    const PUTS: u64 = 10;
+    for i in 0..PUTS {
+        let (status, body) = server.request(
+            "PUT",
+            &format!("/users/{}", 2000 + i),
+            &format!(r#"{{"name":"put{i}"}}"#),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    wait_healthy(&server);
+    assert_store_equals(&server, &valid_rows(&db), 0..120, "after the transactions");
+
+    let (buckets, count, sum) = commit_delays(&server);
+    assert_eq!(count, N + PUTS, "{buckets:?}");
+    assert_eq!(
+        buckets
+            .iter()
+            .map(|(le, _)| le.as_str())
+            .collect::<Vec<_>>(),
+        COMMIT_DELAY_BOUNDS
+    );
+    // Cumulative: never decreasing, +Inf is the count.
+    assert!(
+        buckets.windows(2).all(|pair| pair[0].1 <= pair[1].1),
+        "{buckets:?}"
+    );
+    assert_eq!(buckets.last().map(|(_, n)| *n), Some(count));
+    // The sum is that of observations of at least 0 and at most the bound of the first bucket
+    // that holds them all.
+    let all_within = buckets
+        .iter()
+        .find(|(_, n)| *n == count)
+        .map(|(le, _)| le.parse::<f64>().unwrap_or(f64::INFINITY))
+        .unwrap();
+    assert!(sum >= 0.0 && sum <= all_within * count as f64, "{sum}");
+    eprintln!("commit delays of {count} transactions: sum {sum} s, {buckets:?}");
+    // The gauge is kept.
+    assert!(metric(&server, "userstore_replica_lag_seconds") >= 0.0);
+
+    // The next transactions add to the same series.
+    sql(
+        &db.url,
+        "BEGIN; INSERT INTO users VALUES (3000, 'more'); COMMIT; \
+         BEGIN; UPDATE users SET name = 'more2' WHERE id = 3000; COMMIT",
+    );
+    wait_healthy(&server);
+    assert_eq!(commit_delays(&server).1, N + PUTS + 2);
+}
+
+#[test]
 fn the_password_never_shows() {
     let Some(cluster) = cluster_url() else { return };
     let _cluster = shared_cluster();
@@ -402,24 +528,32 @@ fn random_transactions(db: &TestDatabase, random: &mut Random, count: u64) {
 /// A durable replica (`--data-dir` with `--db-slot`) stopped by `signal` (TERM or KILL) while
 /// transactions go on, restarted on the same directory and slot: it resumes from its stored
 /// position (no copy) and is equal to the table; the slot stays listed while it is stopped.
-fn durable_replica_restarts_without_a_copy(signal: &str) {
-    let Some(cluster) = cluster_url() else { return };
-    let _cluster = shared_cluster();
-    let db = TestDatabase::create_with_slots(&cluster);
-    let dir = std::env::temp_dir().join(format!("userstore-rdurable-{}", db.name));
+/// A durable replica's data dir (new, empty: named after the database), slot name and arguments.
+fn durable_replica(db: &TestDatabase, tag: &str) -> (std::path::PathBuf, String, Vec<String>) {
+    let dir = std::env::temp_dir().join(format!("{tag}-{}", db.name));
     let _ = std::fs::remove_dir_all(&dir);
     let slot = format!("slot_{}", db.name);
-    let dir_text = dir.to_str().unwrap().to_owned();
     let args = [
         "--db",
         &db.url,
         "--db-mode",
         "replica",
         "--data-dir",
-        &dir_text,
+        dir.to_str().unwrap(),
         "--db-slot",
         &slot,
-    ];
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    (dir, slot, args)
+}
+
+fn durable_replica_restarts_without_a_copy(signal: &str) {
+    let Some(cluster) = cluster_url() else { return };
+    let _cluster = shared_cluster();
+    let db = TestDatabase::create_with_slots(&cluster);
+    let (dir, slot, args) = durable_replica(&db, "userstore-rdurable");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut random = Random(0x5EED_D00A_B1E0_0002);
     let server = Server::start(&args);
     wait_healthy(&server);
@@ -477,6 +611,43 @@ fn a_durable_replica_stopped_by_sigterm_resumes_without_a_copy() {
 #[test]
 fn a_durable_replica_killed_by_sigkill_resumes_without_a_copy() {
     durable_replica_restarts_without_a_copy("KILL");
+}
+
+/// A slot confirmed past the stored position (here advanced by hand while the replica is stopped,
+/// as a data dir restored from an older copy would find it) cannot stream the transactions in
+/// between again: the replica copies the table instead of resuming, and ends equal to it.
+#[test]
+fn a_durable_replica_whose_slot_moved_past_its_position_copies_again() {
+    let Some(cluster) = cluster_url() else { return };
+    let _cluster = shared_cluster();
+    let db = TestDatabase::create_with_slots(&cluster);
+    let (dir, slot, args) = durable_replica(&db, "userstore-rdurable-moved");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut random = Random(0x5EED_D00A_B1E0_0003);
+    let server = Server::start(&args);
+    wait_healthy(&server);
+    random_transactions(&db, &mut random, 10);
+    wait_healthy(&server);
+    assert_eq!(server.stop().0, 143);
+
+    random_transactions(&db, &mut random, 20);
+    sql(
+        &db.url,
+        &format!("SELECT pg_replication_slot_advance('{slot}', pg_current_wal_lsn())"),
+    );
+
+    let mut server = Server::start(&args);
+    wait_healthy(&server);
+    assert_store_equals(&server, &valid_rows(&db), 0..IDS, "after the restart");
+    assert_eq!(metric(&server, "userstore_replica_resumes_total"), 0.0);
+    assert_eq!(metric(&server, "userstore_replica_copies_total"), 1.0);
+    server.wait_for("past the position stored in the data dir");
+    assert_eq!(server.stop().0, 143);
+    sql(
+        &db.url,
+        &format!("SELECT pg_drop_replication_slot('{slot}')"),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -236,6 +236,26 @@ fn check_header(bytes: &[u8], generation: u64, path: &Path) -> Result<(), StoreE
 }
 
 /// Reads a user (id, name length, name) at `pos` of `payload`; the position after it.
+/// Users as a record holds them: id and name (borrowed from the payload).
+type Users<'a> = Vec<(u64, &'a str)>;
+
+/// `count` users one after another from `payload[pos..]`, and the position after them. Each user
+/// takes at least 11 bytes, so a count the rest of the payload cannot hold is refused before
+/// anything is allocated.
+fn users_at(payload: &[u8], count: usize, pos: usize) -> Result<(Users<'_>, usize), String> {
+    if count > (payload.len() - pos) / (USER_FIXED_LEN + 1) {
+        return Err(format!("{count} users cannot fit in the payload"));
+    }
+    let mut users = Vec::with_capacity(count);
+    let mut pos = pos;
+    for _ in 0..count {
+        let (user, next) = user_at(payload, pos)?;
+        users.push(user);
+        pos = next;
+    }
+    Ok((users, pos))
+}
+
 fn user_at(payload: &[u8], pos: usize) -> Result<((u64, &str), usize), String> {
     if payload.len() - pos < USER_FIXED_LEN {
         return Err("payload too short".to_owned());
@@ -301,17 +321,7 @@ fn decode(payload: &[u8]) -> Result<Entry<'_>, String> {
             if count == 0 {
                 return Err("an import of 0 users".to_owned());
             }
-            // Each user takes at least 11 bytes: bound the allocation by the payload.
-            if count > (payload.len() - 5) / (USER_FIXED_LEN + 1) {
-                return Err(format!("{count} users cannot fit in the payload"));
-            }
-            let mut users = Vec::with_capacity(count);
-            let mut pos = 5;
-            for _ in 0..count {
-                let (user, next) = user_at(payload, pos)?;
-                users.push(user);
-                pos = next;
-            }
+            let (users, pos) = users_at(payload, count, 5)?;
             exact(pos)?;
             Ok(Entry::Import(users))
         }
@@ -331,17 +341,7 @@ fn decode_batch(payload: &[u8]) -> Result<Entry<'_>, String> {
         }
     };
     let p = count_at(1)?;
-    // Each user takes at least 11 bytes: bound the allocation by the payload.
-    if p > (payload.len() - 5) / (USER_FIXED_LEN + 1) {
-        return Err(format!("{p} users cannot fit in the payload"));
-    }
-    let mut puts = Vec::with_capacity(p);
-    let mut pos = 5;
-    for _ in 0..p {
-        let (user, next) = user_at(payload, pos)?;
-        puts.push(user);
-        pos = next;
-    }
+    let (puts, mut pos) = users_at(payload, p, 5)?;
     let r = count_at(pos)?;
     pos += 4;
     // A u64 sum: 8 * r cannot overflow it, whatever the stored count.

@@ -371,20 +371,27 @@ public final class FfmCalls implements NativeCalls {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment length = arena.allocate(JAVA_LONG);
             MemorySegment json = (MemorySegment) EXPORT_JSON.invokeExact(handle, length);
-            long n = length.get(JAVA_LONG, 0);
-            if (n < 0) {
-                throw rethrow(error(n));
-            }
-            try {
-                if (n > Integer.MAX_VALUE - 8) {
-                    throw new NativeStoreException("result of " + n + " bytes is too large for a Java array");
-                }
-                return json.reinterpret(n).toArray(JAVA_BYTE);
-            } finally {
-                FREE_BYTES.invokeExact(json, n);
-            }
+            return take(json, length.get(JAVA_LONG, 0));
         } catch (Throwable t) {
             throw rethrow(t);
+        }
+    }
+
+    /**
+     * The {@code n} bytes the library allocated at {@code bytes} (an export or a scan page), copied into a Java array
+     * and then freed by the library; a negative {@code n} is the call's error code (nothing was allocated).
+     */
+    private static byte[] take(MemorySegment bytes, long n) throws Throwable {
+        if (n < 0) {
+            throw rethrow(error(n));
+        }
+        try {
+            if (n > Integer.MAX_VALUE - 8) {
+                throw new NativeStoreException("result of " + n + " bytes is too large for a Java array");
+            }
+            return bytes.reinterpret(n).toArray(JAVA_BYTE);
+        } finally {
+            FREE_BYTES.invokeExact(bytes, n);
         }
     }
 
@@ -465,20 +472,7 @@ public final class FfmCalls implements NativeCalls {
             MemorySegment length = arena.allocate(JAVA_LONG);
             MemorySegment page = (MemorySegment) Api.SCAN.invokeExact(handle, fromId, limit, length);
             long n = length.get(JAVA_LONG, 0);
-            if (n < 0) {
-                throw rethrow(error(n));
-            }
-            if (n == 0) {
-                return new byte[0];
-            }
-            try {
-                if (n > Integer.MAX_VALUE - 8) {
-                    throw new NativeStoreException("result of " + n + " bytes is too large for a Java array");
-                }
-                return page.reinterpret(n).toArray(JAVA_BYTE);
-            } finally {
-                FREE_BYTES.invokeExact(page, n);
-            }
+            return n == 0 ? new byte[0] : take(page, n);
         } catch (Throwable t) {
             throw rethrow(t);
         }
