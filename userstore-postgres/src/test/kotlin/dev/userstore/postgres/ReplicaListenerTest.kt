@@ -170,7 +170,8 @@ class ReplicaListenerTest {
                     assertEquals(Duration.between(got.commitTime, got.appliedTime).coerceAtLeast(Duration.ZERO), got.commitDelay, at)
                     assertTrue(!got.commitDelay.isNegative && got.commitDelay < Duration.ofSeconds(10), "$at: delay")
                 }
-                assertEquals(seen.last().endLsn, replica.appliedLsn, "the last call's end LSN is the applied position")
+                // Keepalives may move the applied position on past WAL without transactions of the publication.
+                assertTrue(replica.appliedLsn >= seen.last().endLsn, "the last call's end LSN is applied")
                 assertEquals(5L, replica.rejectedRows)
             }
         }
@@ -193,7 +194,9 @@ class ReplicaListenerTest {
                 awaitCalls(calls, 20)
                 assertEquals(ReplicaState.STREAMING, replica.state)
                 assertEquals(0, replica.reconnects)
-                assertEquals(calls.last(), replica.appliedLsn)
+                val ends = calls.toList()
+                assertEquals(ends.sorted().distinct(), ends, "one call per transaction, in commit order")
+                assertTrue(replica.appliedLsn >= ends.last())
             }
         }
     }
