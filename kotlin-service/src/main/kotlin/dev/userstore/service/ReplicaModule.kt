@@ -49,7 +49,9 @@ private val PROMETHEUS_TEXT = ContentType.parse("text/plain; version=0.0.4; char
  *   (`"status":"starting"`) or when the replica is disconnected, reconnecting or stopped (`"status":"unavailable"`),
  *   the reason in `replica.reason`.
  * - `/metrics`: the request histogram, the store size gauge and the replica's gauges (lag in bytes and seconds,
- *   applied position, connected, rows rejected), the lag asked from the server once per scrape.
+ *   applied position, connected, rows rejected), the lag asked from the server once per scrape; and the histogram of
+ *   every applied transaction's commit-to-apply delay, `userstore_replica_commit_delay_seconds`, when [replica] was
+ *   started with a [ReplicaCommitDelayTimer] on [registry] as its listener (as `serve` does).
  */
 fun Application.replicaModule(
     store: UserStore,

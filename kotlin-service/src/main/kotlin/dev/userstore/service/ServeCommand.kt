@@ -323,11 +323,14 @@ class ServeCommand(
                 users.close()
                 throw e
             }
+        // Made before the replica: its listener records each applied transaction's delay in this registry.
+        val registry = PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
+        val commitDelays = ReplicaCommitDelayTimer(registry)
         val replica =
             try {
                 val slot = dbSlot
                 val options = if (dir != null && slot != null) ReplicaOptions.durable(slot, dir, Sync.ALWAYS) else ReplicaOptions()
-                PostgresReplica.start(userStore, url, options)
+                PostgresReplica.start(userStore, url, options.withListener(commitDelays))
             } catch (e: IOException) {
                 users.close()
                 userStore.close()
@@ -355,7 +358,6 @@ class ServeCommand(
                 )
             }
         }, "serve-replica-ready").apply { isDaemon = true }.start()
-        val registry = PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
         val server =
             embeddedServer(Netty, configure = {
                 connector {

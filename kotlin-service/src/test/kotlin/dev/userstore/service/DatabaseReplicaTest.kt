@@ -1,6 +1,7 @@
 package dev.userstore.service
 
 import dev.userstore.postgres.PostgresReplica
+import dev.userstore.postgres.ReplicaOptions
 import io.ktor.client.HttpClient
 import io.ktor.client.request.delete
 import io.ktor.client.request.get
@@ -121,7 +122,10 @@ class DatabaseReplicaTest {
     ) {
         PostgresUsers.connect(dbUrl, 4, readYourWrites = true).use { db ->
             store.create().use { userStore ->
-                PostgresReplica.start(userStore, replicaUrl).use { replica ->
+                // As serve does: the registry first, its commit-delay timer as the replica's listener.
+                val registry = PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
+                val options = ReplicaOptions(listener = ReplicaCommitDelayTimer(registry))
+                PostgresReplica.start(userStore, replicaUrl, options).use { replica ->
                     if (awaitCopy) assertTrue(replica.awaitCaughtUp(Duration.ofSeconds(30)), "${replica.state} ${replica.lastError}")
                     testApplication {
                         application {
@@ -130,7 +134,7 @@ class DatabaseReplicaTest {
                                 store.label,
                                 replica,
                                 db,
-                                PrometheusMeterRegistry(PrometheusConfig.DEFAULT),
+                                registry,
                                 visibleTimeout,
                             )
                         }
@@ -242,6 +246,69 @@ class DatabaseReplicaTest {
                     .substringAfter(' ')
                     .toDouble()
             assertTrue(lagSeconds in 0.0..10.0, "lag seconds $lagSeconds (the row from SQL was applied)")
+        }
+    }
+
+    /** The `userstore_replica_commit_delay_seconds` lines of a scrape: `le` to cumulative count, and `_count`, `_sum`. */
+    private class DelayHistogram(
+        metrics: String,
+    ) {
+        val buckets = LinkedHashMap<String, Double>()
+        var count = Double.NaN
+        var sum = Double.NaN
+
+        init {
+            val bucket = Regex("""^userstore_replica_commit_delay_seconds_bucket\{le="([^"]+)"} (\S+)$""")
+            for (line in metrics.lines()) {
+                val m = bucket.matchEntire(line)
+                when {
+                    m != null -> buckets[m.groupValues[1]] = m.groupValues[2].toDouble()
+                    line.startsWith("userstore_replica_commit_delay_seconds_count ") -> count = line.substringAfter(' ').toDouble()
+                    line.startsWith("userstore_replica_commit_delay_seconds_sum ") -> sum = line.substringAfter(' ').toDouble()
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(ServedStore::class)
+    fun `the commit delay histogram counts each applied commit once, in exactly the shared buckets`(store: ServedStore) {
+        api(store) { replica ->
+            val c = client
+            val before = DelayHistogram(c.get("/metrics").bodyAsText())
+            assertEquals(0.0, before.count, "the initial copy is not counted")
+            val expectedBounds = REPLICA_COMMIT_DELAY_BUCKETS_SECONDS + Double.POSITIVE_INFINITY
+            assertEquals(
+                expectedBounds,
+                before.buckets.keys.map { if (it == "+Inf") Double.POSITIVE_INFINITY else it.toDouble() },
+                "bucket bounds: ${before.buckets.keys}",
+            )
+            // N single-row commits, from SQL (autocommit: one transaction each), then caught up.
+            val n = 200
+            jdbc().use { conn ->
+                conn.prepareStatement("INSERT INTO users VALUES (?, ?)").use { ps ->
+                    for (i in 0 until n) {
+                        ps.setLong(1, 5_000L + i)
+                        ps.setString(2, "d-$i")
+                        ps.executeUpdate()
+                    }
+                }
+            }
+            assertTrue(replica.awaitCaughtUp(Duration.ofSeconds(20)), "${replica.lastError}")
+            // The listener runs right after the apply wakes awaitCaughtUp: allow it a moment, then check nothing more comes.
+            var after = DelayHistogram(c.get("/metrics").bodyAsText())
+            val deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos()
+            while (after.count < n && System.nanoTime() < deadline) {
+                delay(5)
+                after = DelayHistogram(c.get("/metrics").bodyAsText())
+            }
+            delay(200)
+            after = DelayHistogram(c.get("/metrics").bodyAsText())
+            assertEquals(n.toDouble(), after.count - before.count, "_count grew by the number of commits")
+            assertEquals(after.count, after.buckets["+Inf"], "+Inf bucket = _count")
+            val cumulative = after.buckets.values.toList()
+            assertEquals(cumulative.sorted(), cumulative, "buckets are cumulative")
+            assertTrue(after.sum > 0 && after.sum < n * 10.0, "sum ${after.sum} s")
         }
     }
 
@@ -375,6 +442,15 @@ class DatabaseReplicaTest {
             }
             assertEquals(204, send("DELETE", "/users/3").first)
             assertEquals(404, send("GET", "/users/3").first)
+            // serve gives the replica its commit-delay timer: 51 committed writes, 51 observations (the listener runs
+            // just after the apply that answered the write, so allow it a moment).
+            var delays = DelayHistogram(send("GET", "/metrics").second)
+            while (delays.count < 51 && System.nanoTime() < deadline) {
+                Thread.sleep(10)
+                delays = DelayHistogram(send("GET", "/metrics").second)
+            }
+            assertEquals(51.0, delays.count, "userstore_replica_commit_delay_seconds_count")
+            assertEquals(REPLICA_COMMIT_DELAY_BUCKETS_SECONDS.size + 1, delays.buckets.size, "${delays.buckets.keys}")
             for (path in listOf("/health", "/metrics", "/users/3")) assertFalse(send("GET", path).second.contains(SECRET), path)
             val output = service.output()
             assertTrue(output.contains("replica caught up"), output)

@@ -28,6 +28,8 @@ import java.util.concurrent.atomic.AtomicLong
  * @property copyBatchSize rows fetched per round trip by the initial copy, and users per `putAll` batch when the
  *   copy fills an empty store
  * @property statusInterval how often the applied position is reported to PostgreSQL when nothing else asks
+ * @property listener told about every transaction applied from the stream (commit LSN, rows, commit-to-apply
+ *   delay), on the replica's thread; see [ReplicaListener]. null (the default): none
  */
 data class ReplicaOptions
     @JvmOverloads
@@ -39,6 +41,7 @@ data class ReplicaOptions
         val positionStore: PositionStore? = null,
         val copyBatchSize: Int = 10_000,
         val statusInterval: Duration = Duration.ofSeconds(1),
+        val listener: ReplicaListener? = null,
     ) {
         init {
             require(slotName == null || IDENT.matches(slotName)) { "slot name must match [a-z0-9_]{1,63}: $slotName" }
@@ -63,6 +66,9 @@ data class ReplicaOptions
         fun withCopyBatchSize(copyBatchSize: Int) = copy(copyBatchSize = copyBatchSize)
 
         fun withStatusInterval(statusInterval: Duration) = copy(statusInterval = statusInterval)
+
+        /** These options with [listener] (null: none); Java: `options.withListener(tx -> timer.record(tx.getCommitDelay()))`. */
+        fun withListener(listener: ReplicaListener?) = copy(listener = listener)
 
         companion object {
             const val DEFAULT_PUBLICATION = "userstore_users"

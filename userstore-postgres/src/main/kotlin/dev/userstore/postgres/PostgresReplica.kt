@@ -13,6 +13,7 @@ import java.sql.Connection
 import java.sql.DriverManager
 import java.sql.SQLException
 import java.time.Duration
+import java.time.Instant
 import java.util.concurrent.ThreadLocalRandom
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicBoolean
@@ -87,6 +88,10 @@ class PostgresReplica private constructor(
     @Volatile private var lastCommitDelayNanos = -1L
 
     @Volatile private var currentSlot: String? = null
+
+    /** The listener's failures not yet logged, and when the last was (replica thread only). */
+    private var listenerFailures = 0L
+    private var lastListenerLog = 0L
 
     private val worker = Thread(::run, "userstore-postgres-replica").apply { isDaemon = true }
 
@@ -453,7 +458,7 @@ class PostgresReplica private constructor(
             }
             when (val m = PgOutput.decode(buf)) {
                 is PgMessage.Begin -> {
-                    txn = TransactionBuffer(m.commitTimeMicros)
+                    txn = TransactionBuffer(m.commitTimeMicros, m.xid.toLong() and 0xFFFFFFFFL)
                 }
 
                 is PgMessage.Relation -> {
@@ -514,11 +519,27 @@ class PostgresReplica private constructor(
 
                 is PgMessage.Commit -> {
                     val t = txn ?: protocol("commit without begin")
-                    applyTransaction(t, m.endLsn)
-                    advanceTo(m.endLsn, t.commitTimeMicros)
+                    val counts = applyTransaction(t, m.endLsn)
+                    val appliedMicros = advanceTo(m.endLsn, m.commitTimeMicros)
                     stream.setAppliedLSN(LogSequenceNumber.valueOf(m.endLsn))
                     stream.setFlushedLSN(LogSequenceNumber.valueOf(m.endLsn))
                     txn = null
+                    val listener = options.listener
+                    if (listener != null) {
+                        notify(
+                            listener,
+                            AppliedTransaction(
+                                commitLsn = m.commitLsn,
+                                endLsn = m.endLsn,
+                                xid = t.xid,
+                                commitTime = instantOfMicros(m.commitTimeMicros + PG_EPOCH_MICROS),
+                                appliedTime = instantOfMicros(appliedMicros),
+                                putRows = counts.puts,
+                                removedRows = counts.removes,
+                                rejectedRows = counts.rejected,
+                            ),
+                        )
+                    }
                 }
 
                 is PgMessage.Ignored -> {}
@@ -535,10 +556,17 @@ class PostgresReplica private constructor(
 
     private fun protocol(what: String): Nothing = throw IllegalStateException("pgoutput stream: $what")
 
+    /** What [applyTransaction] did: rows put, ids removed, rows rejected. */
+    private class Applied(
+        val puts: Int,
+        val removes: Int,
+        val rejected: Int,
+    )
+
     private fun applyTransaction(
         t: TransactionBuffer,
         endLsn: Long,
-    ) {
+    ): Applied {
         if (t.rejected.isNotEmpty()) {
             rejected.addAndGet(t.rejected.size.toLong())
             reportRejected(
@@ -546,31 +574,64 @@ class PostgresReplica private constructor(
                     "not applied: " + t.rejected.take(5).joinToString("; "),
             )
         }
-        if (t.isEmpty) return
+        if (t.isEmpty) return Applied(0, 0, t.rejected.size)
         val (puts, removes) = t.toBatch { allStoreIds() }
-        if (puts.isEmpty() && removes.isEmpty()) return
+        if (puts.isEmpty() && removes.isEmpty()) return Applied(0, 0, t.rejected.size)
         try {
             store.applyBatch(puts, removes)
         } catch (e: InvalidUserException) {
             // The rules checked above and the store's disagree: the transaction is skipped whole (atomic).
             rejected.addAndGet(puts.size.toLong())
             reportRejected("transaction ending at ${formatLsn(endLsn)} refused by the store, not applied: ${e.message}")
+            return Applied(0, 0, t.rejected.size + puts.size)
         }
+        return Applied(puts.size, removes.size, t.rejected.size)
     }
 
+    /**
+     * Saves [lsn] as the applied position and wakes the waiters; with the [commitTimeMicros] of a streamed
+     * transaction (PostgreSQL's epoch), records its commit-to-apply delay for [lag]. Returns the time of the apply
+     * (after the save), in Unix microseconds.
+     */
     private fun advanceTo(
         lsn: Long,
         commitTimeMicros: Long?,
-    ) {
+    ): Long {
         positions.save(lsn)
+        val nowMicros = epochMicrosNow()
         if (commitTimeMicros != null) {
             val commitEpochMicros = commitTimeMicros + PG_EPOCH_MICROS
-            val nowMicros = System.currentTimeMillis() * 1000
             lastCommitDelayNanos = maxOf(0L, nowMicros - commitEpochMicros) * 1000
         }
         lock.withLock {
             if (lsn > applied) applied = lsn
             progress.signalAll()
+        }
+        return nowMicros
+    }
+
+    /** Calls [listener]; an exception it throws is logged (at most once a second, with the count) and dropped. */
+    private fun notify(
+        listener: ReplicaListener,
+        tx: AppliedTransaction,
+    ) {
+        try {
+            listener.applied(tx)
+        } catch (e: Exception) {
+            listenerFailures++
+            val now = System.nanoTime()
+            if (lastListenerLog == 0L || now - lastListenerLog >= LISTENER_LOG_INTERVAL_NANOS) {
+                lastListenerLog = now
+                // Hand-written rate limit: System.Logger has none, and a listener failing on every transaction
+                // would otherwise write a stack trace per commit.
+                log.log(
+                    Level.WARNING,
+                    "the ReplicaListener threw on the transaction ending at ${formatLsn(tx.endLsn)} " +
+                        "($listenerFailures failure(s) since the last report); replication goes on",
+                    e,
+                )
+                listenerFailures = 0
+            }
         }
     }
 
@@ -641,6 +702,17 @@ class PostgresReplica private constructor(
         private val AWAIT_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(5)
         private const val SCHEMA_LOCK_KEY = 0x7573657273746f72L // "userstor"
         private const val PG_EPOCH_MICROS = 946_684_800_000_000L // 2000-01-01 in Unix microseconds
+        private val LISTENER_LOG_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(1)
+
+        /** This clock in Unix microseconds (`Instant.now()`: microsecond resolution on Linux, as the server's commit times). */
+        private fun epochMicrosNow(): Long {
+            val now = Instant.now()
+            return now.epochSecond * 1_000_000 + now.nano / 1000
+        }
+
+        private fun instantOfMicros(micros: Long): Instant =
+            Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1000)
+
         private val random = SecureRandom()
 
         /**

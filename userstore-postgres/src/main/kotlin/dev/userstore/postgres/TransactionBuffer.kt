@@ -11,6 +11,8 @@ import dev.userstore.UserStore
  */
 internal class TransactionBuffer(
     val commitTimeMicros: Long,
+    /** The source transaction's xid (unsigned). */
+    val xid: Long = 0,
 ) {
     /** id -> name, or null for "absent at commit". Insertion-ordered for deterministic batches. */
     private val finalState = LinkedHashMap<Long, String?>()

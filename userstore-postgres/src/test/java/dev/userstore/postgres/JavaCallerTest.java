@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import dev.userstore.KotlinUserStore;
 import dev.userstore.UserStore;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 /** The API as a Java caller sees it: static start with and without options, getters, try-with-resources. */
@@ -30,5 +31,15 @@ class JavaCallerTest {
     }
     assertThrows(IllegalArgumentException.class, () -> PostgresReplica.start(new KotlinUserStore(), "http://x"));
     assertEquals("0/16B3748", PostgresReplica.formatLsn(0x16B3748L));
+  }
+
+  @Test
+  void listenerFromJava() {
+    AtomicLong delays = new AtomicLong();
+    ReplicaOptions options =
+        new ReplicaOptions().withListener(tx -> delays.addAndGet(tx.getCommitDelay().toNanos()));
+    assertEquals(options.getListener(), options.withSlotName("api_1").getListener());
+    assertNull(options.withListener(null).getListener());
+    assertNull(new ReplicaOptions().getListener());
   }
 }
