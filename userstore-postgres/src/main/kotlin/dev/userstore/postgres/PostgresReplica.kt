@@ -439,9 +439,15 @@ class PostgresReplica private constructor(
     private fun follow(stream: PGReplicationStream) {
         val relations = HashMap<Int, RelationInfo>()
         var txn: TransactionBuffer? = null
+        // Committed transactions not yet applied: applied together once nothing more has arrived (group commit).
+        val group = ArrayList<Pair<TransactionBuffer, PgMessage.Commit>>()
         while (!closed.get()) {
             val buf = stream.readPending()
             if (buf == null) {
+                if (group.isNotEmpty()) {
+                    applyGroup(group, stream)
+                    continue
+                }
                 if (txn == null) {
                     // Everything received is applied; a keepalive may have moved the received position on
                     // past WAL that holds nothing for this publication.
@@ -519,26 +525,15 @@ class PostgresReplica private constructor(
 
                 is PgMessage.Commit -> {
                     val t = txn ?: protocol("commit without begin")
-                    val counts = applyTransaction(t, m.endLsn)
-                    val appliedMicros = advanceTo(m.endLsn, m.commitTimeMicros)
-                    stream.setAppliedLSN(LogSequenceNumber.valueOf(m.endLsn))
-                    stream.setFlushedLSN(LogSequenceNumber.valueOf(m.endLsn))
                     txn = null
-                    val listener = options.listener
-                    if (listener != null) {
-                        notify(
-                            listener,
-                            AppliedTransaction(
-                                commitLsn = m.commitLsn,
-                                endLsn = m.endLsn,
-                                xid = t.xid,
-                                commitTime = instantOfMicros(m.commitTimeMicros + PG_EPOCH_MICROS),
-                                appliedTime = instantOfMicros(appliedMicros),
-                                putRows = counts.puts,
-                                removedRows = counts.removes,
-                                rejectedRows = counts.rejected,
-                            ),
-                        )
+                    if (t.truncated) {
+                        // A truncate needs the store's ids as they are before it: applied on its own.
+                        applyGroup(group, stream)
+                        val counts = applyTransaction(t, m.endLsn)
+                        applied(stream, listOf(t to m), listOf(counts))
+                    } else {
+                        group += t to m
+                        if (group.size >= GROUP_MAX) applyGroup(group, stream)
                     }
                 }
 
@@ -556,6 +551,68 @@ class PostgresReplica private constructor(
 
     private fun protocol(what: String): Nothing = throw IllegalStateException("pgoutput stream: $what")
 
+    /**
+     * Applies the committed transactions of [group] (then empties it) as ONE batch: one log record, so one sync of a
+     * durable store and one position save, where one per transaction would cap a durable replica at its disk's sync
+     * rate. Each transaction stays whole (a reader sees none of the group or all of it). A group never holds a
+     * truncate (applied alone). Should the store refuse the merged batch, each transaction is applied on its own, so
+     * only one that is refused is skipped.
+     */
+    private fun applyGroup(
+        group: MutableList<Pair<TransactionBuffer, PgMessage.Commit>>,
+        stream: PGReplicationStream,
+    ) {
+        if (group.isEmpty()) return
+        val counts =
+            if (group.size == 1) {
+                listOf(applyTransaction(group[0].first, group[0].second.endLsn))
+            } else {
+                val merged = TransactionBuffer(0)
+                for ((t, m) in group) {
+                    reportRejectedRows(t, m.endLsn)
+                    merged.absorb(t)
+                }
+                val (puts, removes) = merged.toBatch { allStoreIds() }
+                try {
+                    if (puts.isNotEmpty() || removes.isNotEmpty()) store.applyBatch(puts, removes)
+                    group.map { (t, _) -> Applied(t.putCount, t.removeCount, t.rejected.size) }
+                } catch (e: InvalidUserException) {
+                    group.map { (t, m) -> applyTransaction(t, m.endLsn, rejectedReported = true) }
+                }
+            }
+        applied(stream, group, counts)
+        group.clear()
+    }
+
+    /** After [group] is applied: the position moves to its last transaction's end, and the listener hears of each. */
+    private fun applied(
+        stream: PGReplicationStream,
+        group: List<Pair<TransactionBuffer, PgMessage.Commit>>,
+        counts: List<Applied>,
+    ) {
+        val last = group.last().second
+        val appliedMicros = advanceTo(last.endLsn, last.commitTimeMicros)
+        stream.setAppliedLSN(LogSequenceNumber.valueOf(last.endLsn))
+        stream.setFlushedLSN(LogSequenceNumber.valueOf(last.endLsn))
+        val listener = options.listener ?: return
+        for ((k, tm) in group.withIndex()) {
+            val (t, m) = tm
+            notify(
+                listener,
+                AppliedTransaction(
+                    commitLsn = m.commitLsn,
+                    endLsn = m.endLsn,
+                    xid = t.xid,
+                    commitTime = instantOfMicros(m.commitTimeMicros + PG_EPOCH_MICROS),
+                    appliedTime = instantOfMicros(appliedMicros),
+                    putRows = counts[k].puts,
+                    removedRows = counts[k].removes,
+                    rejectedRows = counts[k].rejected,
+                ),
+            )
+        }
+    }
+
     /** What [applyTransaction] did: rows put, ids removed, rows rejected. */
     private class Applied(
         val puts: Int,
@@ -563,17 +620,24 @@ class PostgresReplica private constructor(
         val rejected: Int,
     )
 
+    private fun reportRejectedRows(
+        t: TransactionBuffer,
+        endLsn: Long,
+    ) {
+        if (t.rejected.isEmpty()) return
+        rejected.addAndGet(t.rejected.size.toLong())
+        reportRejected(
+            "transaction ending at ${formatLsn(endLsn)}: ${t.rejected.size} row(s) break the store's rules and were " +
+                "not applied: " + t.rejected.take(5).joinToString("; "),
+        )
+    }
+
     private fun applyTransaction(
         t: TransactionBuffer,
         endLsn: Long,
+        rejectedReported: Boolean = false,
     ): Applied {
-        if (t.rejected.isNotEmpty()) {
-            rejected.addAndGet(t.rejected.size.toLong())
-            reportRejected(
-                "transaction ending at ${formatLsn(endLsn)}: ${t.rejected.size} row(s) break the store's rules and were " +
-                    "not applied: " + t.rejected.take(5).joinToString("; "),
-            )
-        }
+        if (!rejectedReported) reportRejectedRows(t, endLsn)
         if (t.isEmpty) return Applied(0, 0, t.rejected.size)
         val (puts, removes) = t.toBatch { allStoreIds() }
         if (puts.isEmpty() && removes.isEmpty()) return Applied(0, 0, t.rejected.size)
@@ -697,6 +761,9 @@ class PostgresReplica private constructor(
 
     companion object {
         private const val POLL_NANOS = 1_000_000L
+
+        /** The most transactions applied as one batch (bounds a group's memory and its first transaction's wait). */
+        private const val GROUP_MAX = 1024
 
         /** How often [awaitApplied] asks again for the server's position while it waits. */
         private val AWAIT_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(5)

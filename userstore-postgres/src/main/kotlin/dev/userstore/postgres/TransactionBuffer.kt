@@ -69,6 +69,16 @@ internal class TransactionBuffer(
     }
 
     val isEmpty: Boolean get() = finalState.isEmpty() && !truncated
+
+    /** Rows this transaction puts, and ids it removes (without a truncate's: those need the store). */
+    val putCount: Int get() = finalState.values.count { it != null }
+    val removeCount: Int get() = finalState.values.count { it == null }
+
+    /** Adds the changes of [later], a transaction committed after this one's: its truncate first, then its rows. */
+    fun absorb(later: TransactionBuffer) {
+        if (later.truncated) truncate()
+        finalState.putAll(later.finalState)
+    }
 }
 
 /**

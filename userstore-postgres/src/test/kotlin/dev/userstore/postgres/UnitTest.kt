@@ -278,6 +278,45 @@ class UnitTest {
     }
 
     @Test
+    fun `a group of transactions merges to the state they give one by one`() {
+        fun start() = KotlinUserStore().apply { putAll((0L until 5).map { User(it, "s$it") }) }
+        val first =
+            TransactionBuffer(0).apply {
+                put(1, "one")
+                remove(2)
+                put(7, "seven")
+            }
+        val second =
+            TransactionBuffer(0).apply {
+                remove(7)
+                put(2, "two again")
+                put(3, "")
+            }
+        val third =
+            TransactionBuffer(0).apply {
+                put(9, "nine")
+                remove(4)
+            }
+        val oneByOne = start()
+        val grouped = start()
+        val merged = TransactionBuffer(0)
+        for (t in listOf(first, second, third)) {
+            merged.absorb(t)
+            val (puts, removes) = t.toBatch { error("no truncate") }
+            oneByOne.applyBatch(puts, removes)
+        }
+        val (puts, removes) = merged.toBatch { error("no truncate") }
+        grouped.applyBatch(puts, removes)
+        assertEquals(oneByOne.scan(0, 100), grouped.scan(0, 100))
+        assertEquals(
+            listOf(User(0, "s0"), User(1, "one"), User(2, "two again"), User(9, "nine")),
+            grouped.scan(0, 100),
+        )
+        assertEquals(listOf(2, 1, 1), listOf(first, second, third).map { it.putCount })
+        assertEquals(listOf(1, 2, 1), listOf(first, second, third).map { it.removeCount })
+    }
+
+    @Test
     fun `row rules follow docs RULES md`() {
         assertNull(RowRules.problem(0, "a"))
         assertNull(RowRules.problem(Long.MAX_VALUE, "😀".repeat(256)))
