@@ -297,14 +297,22 @@ class PostgresReplica private constructor(
             return slot to start
         }
         val saved = positions.load()
-        val walStatus = openRegular().use { slotWalStatus(it, named) }
-        val exists = walStatus != null
+        val slotState = openRegular().use { slotState(it, named) }
         currentSlot = named
-        if (exists && saved != null && walStatus != "lost") return named to saved
-        if (exists) {
+        // The slot never streams from before its confirmed position: a saved position behind it (a data directory
+        // restored from an older copy, or the slot used by another replica) would skip the transactions in between.
+        val confirmed = slotState?.confirmedLsn ?: 0L
+        if (slotState != null && saved != null && slotState.walStatus != "lost" && confirmed <= saved) return named to saved
+        if (slotState != null) {
             // A slot whose position this store does not share, or one PostgreSQL invalidated (it passed
             // max_slot_wal_keep_size): start it again from a copy.
-            log.log(Level.INFO, "slot {0} ({1}) has no usable position here: dropping it and copying again", named, walStatus)
+            val why =
+                when {
+                    saved == null -> "no saved position here"
+                    slotState.walStatus == "lost" -> "invalidated: the WAL it needed is gone (max_slot_wal_keep_size)"
+                    else -> "confirmed up to ${formatLsn(confirmed)}, past the saved position ${formatLsn(saved)}"
+                }
+            log.log(Level.INFO, "slot {0} ({1}): dropping it and copying again", named, why)
             openRegular().use { c ->
                 c.prepareStatement("SELECT pg_drop_replication_slot(?)").use {
                     it.setString(1, named)
@@ -855,15 +863,29 @@ class PostgresReplica private constructor(
                 ps.executeQuery().use { it.next() }
             }
 
-        /** The slot's `wal_status` (`reserved`, `extended`, `unreserved`, `lost`; "" if unknown), null if no such slot. */
-        private fun slotWalStatus(
+        /** A slot's `wal_status` (`reserved`, `extended`, `unreserved`, `lost`; "" if unknown) and confirmed position. */
+        private class SlotState(
+            val walStatus: String,
+            val confirmedLsn: Long?,
+        )
+
+        /** The slot's state, null if no such slot. */
+        private fun slotState(
             c: Connection,
             name: String,
-        ): String? =
-            c.prepareStatement("SELECT coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = ?").use { ps ->
-                ps.setString(1, name)
-                ps.executeQuery().use { if (it.next()) it.getString(1) else null }
-            }
+        ): SlotState? =
+            c
+                .prepareStatement(
+                    "SELECT coalesce(wal_status, ''), (confirmed_flush_lsn - '0/0'::pg_lsn)::bigint " +
+                        "FROM pg_replication_slots WHERE slot_name = ?",
+                ).use { ps ->
+                    ps.setString(1, name)
+                    ps.executeQuery().use { rs ->
+                        if (!rs.next()) return null
+                        val confirmed = rs.getLong(2)
+                        SlotState(rs.getString(1), if (rs.wasNull()) null else confirmed)
+                    }
+                }
 
         /** Runs [block]; an SQLException comes out with its message's credentials masked. */
         private inline fun <T> withRedaction(

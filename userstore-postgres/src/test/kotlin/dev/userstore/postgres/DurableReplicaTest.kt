@@ -88,6 +88,29 @@ class DurableReplicaTest {
         reopenAndCheck(kind, dir, slot, work)
     }
 
+    @ParameterizedTest
+    @MethodSource("durableStores")
+    fun `a durable replica whose slot moved past its saved position copies again`(kind: String) {
+        val dir = tmp.resolve("data")
+        val slot = slot()
+        val work = RandomWorkload(Random.nextLong())
+        openDurable(kind, dir).use { store ->
+            PostgresReplica.start(store, db.url, ReplicaOptions.durable(slot, dir)).use { replica ->
+                assertReplicaEquals(db, replica, store, "first run")
+            }
+        }
+        db.connect().use { c -> repeat(20) { work.transaction(c) } }
+        // As a data directory restored from an older copy would find its slot: confirmed past the saved position.
+        db.sql("SELECT pg_replication_slot_advance('$slot', pg_current_wal_lsn())")
+        openDurable(kind, dir).use { store ->
+            PostgresReplica.start(store, db.url, ReplicaOptions.durable(slot, dir)).use { replica ->
+                assertReplicaEquals(db, replica, store, "reopened")
+                assertEquals(1, replica.copies, "the transactions between the two positions come from a new copy")
+            }
+        }
+        assertTrue(PostgresReplica.dropSlot(db.url, slot))
+    }
+
     private fun reopenAndCheck(
         kind: String,
         dir: Path,
