@@ -7,6 +7,7 @@ import dev.userstore.demo.measure.HOSTILE_CALLS
 import dev.userstore.demo.measure.STARTUP_USERS
 import dev.userstore.demo.measure.WARMUP_CHUNK
 import dev.userstore.demo.measure.WARM_WITHIN
+import dev.userstore.demo.verdict.DbLoadTestSummary
 import dev.userstore.demo.verdict.Extras
 import dev.userstore.demo.verdict.LoadTestSummary
 import dev.userstore.demo.verdict.ServiceVerdicts
@@ -57,13 +58,23 @@ internal fun extrasText(
     return lines
 }
 
-/** The console lines of the service-level verdicts, from the latest load test (none when it predates the Rust service). */
-internal fun serviceVerdictsText(loadTest: LoadTestSummary?): List<String> {
-    val services = loadTest?.services ?: return emptyList()
-    val source = if (loadTest.recorded) "a recorded run, ${loadTest.path}" else "this build's ./gradlew loadtest, ${loadTest.path}"
-    return listOf(
-        "",
-        "Verdicts on whole services (the Rust service against the Kotlin services; load test of ${loadTest.date}, $source):",
-    ) +
-        ServiceVerdicts.all(services).map { "- ${it.claim}: ${it.outcome.text.uppercase()}. ${it.why}" }
+/**
+ * The console lines of the service-level verdicts, from the latest load test (none when it predates the Rust service)
+ * and the latest database load test ([db], a row of its own; none when there is no such summary).
+ */
+internal fun serviceVerdictsText(
+    loadTest: LoadTestSummary?,
+    db: DbLoadTestSummary? = DbLoadTestSummary.find(),
+): List<String> {
+    val services = loadTest?.services
+    val verdicts = ServiceVerdicts.all(services, db)
+    if (verdicts.isEmpty()) return emptyList()
+    val heading =
+        if (services != null) {
+            val source = if (loadTest.recorded) "a recorded run, ${loadTest.path}" else "this build's ./gradlew loadtest, ${loadTest.path}"
+            "Verdicts on whole services (the Rust service against the Kotlin services; load test of ${loadTest.date}, $source):"
+        } else {
+            "Verdicts on whole services (the Rust service against the Kotlin service; the database load test named below):"
+        }
+    return listOf("", heading) + verdicts.map { "- ${it.claim}: ${it.outcome.text.uppercase()}. ${it.why}" }
 }

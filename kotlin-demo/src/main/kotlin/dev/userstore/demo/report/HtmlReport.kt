@@ -7,6 +7,7 @@ import dev.userstore.demo.measure.CompareResults
 import dev.userstore.demo.measure.Environment
 import dev.userstore.demo.measure.LoopKind
 import dev.userstore.demo.measure.StoreKind
+import dev.userstore.demo.verdict.DbLoadTestSummary
 import dev.userstore.demo.verdict.Extras
 import dev.userstore.demo.verdict.LoadTestSummary
 import dev.userstore.demo.verdict.ServiceVerdicts
@@ -62,6 +63,8 @@ internal class HtmlReport(
     private val loadTest: LoadTestSummary? = LoadTestSummary.find(),
     /** `./gradlew benchShapes`' table of the two shapes, if it exists (see [ShapesSummary]). */
     private val shapes: ShapesSummary? = ShapesSummary.find(),
+    /** The database load test's latest results, if any: one more service verdict (see [DbLoadTestSummary]). */
+    private val dbLoadTest: DbLoadTestSummary? = DbLoadTestSummary.find(),
 ) {
     /** Writes the folder and returns the path of index.html. */
     fun write(dir: Path): Path {
@@ -216,8 +219,18 @@ internal class HtmlReport(
 
     /** The HTTP load test's tables (and, for three services, the service-level verdicts), or how to get one. */
     private fun loadTestSection(serviceSvgs: Map<Chart, String>): String {
+        // The database load test's verdict, in a table of its own when the HTTP load test gives no verdicts table.
+        val dbOnly =
+            dbLoadTest
+                ?.let {
+                    "\n<h3>Verdicts at the service level</h3>\n<table>\n" +
+                        "<tr><th>claim</th><th>verdict</th><th>why (the database load test's numbers)</th></tr>\n" +
+                        verdictRows(ServiceVerdicts.all(null, it)) + "\n</table>"
+                }.orEmpty()
         val t =
-            loadTest ?: return "<h2>Whole services under load</h2>\n<p>No load-test results found: run <code>./gradlew loadtest</code>.</p>"
+            loadTest
+                ?: return "<h2>Whole services under load</h2>\n<p>No load-test results found: run <code>./gradlew loadtest</code>.</p>" +
+                    dbOnly
 
         fun table(
             head: List<String>,
@@ -234,9 +247,9 @@ internal class HtmlReport(
         if (t.services == null && t.goals.isEmpty()) {
             return "<h2>HTTP load test (<code>serve</code> under oha)</h2>\n<p>From $source, ${html(t.date)}: ${html(t.settings)}. " +
                 "Raw: <a href=\"loadtest-summary.json\">loadtest-summary.json</a>.</p>\n" + table(head, t.rows) + "\n" +
-                table(listOf("users", "capacity native/Kotlin", "p99.9 native/Kotlin", "goals: throughput / p99.9"), t.ratios)
+                table(listOf("users", "capacity native/Kotlin", "p99.9 native/Kotlin", "goals: throughput / p99.9"), t.ratios) + dbOnly
         }
-        val verdictRows = verdictRows(t.services?.let(ServiceVerdicts::all).orEmpty())
+        val verdictRows = verdictRows(ServiceVerdicts.all(t.services, dbLoadTest))
         val charts =
             serviceSvgs.entries.joinToString("\n") { (chart, svg) ->
                 "<figure id=\"${chart.id}\">\n$svg\n<figcaption>${html(

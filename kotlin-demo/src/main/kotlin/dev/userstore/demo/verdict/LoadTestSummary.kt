@@ -76,6 +76,9 @@ internal class LoadTestSummary(
             return try {
                 val text = Files.readString(path)
                 val root = KxJson.parseToJsonElement(text).jsonObject
+                // The database load test's summary (DbLoadTestSummary) is kept in docs/results/<date>-db-loadtest*, which
+                // also matches "loadtest": it is not this one.
+                if ((root["kind"] as? JsonPrimitive)?.content == DbLoadTestSummary.KIND) return null
                 if ((root["schema"] as? JsonPrimitive)?.doubleOrNull ==
                     2.0
                 ) {

@@ -85,6 +85,15 @@ internal object ServiceVerdicts {
     /** Every service-level verdict this run's figures allow. */
     fun all(s: Services): List<Verdict> = listOfNotNull(startup(s), memory(s), density(s), gcTails(s), throughput(s), latency(s), warmup(s))
 
+    /**
+     * The service verdicts of the report: those of the HTTP load test ([s], null when it has none) and, when a database
+     * load test exists ([db]), the row on the article's handler on a database ([DbVerdicts.handler]).
+     */
+    fun all(
+        s: Services?,
+        db: DbLoadTestSummary?,
+    ): List<Verdict> = s?.let(::all).orEmpty() + listOfNotNull(db?.let(DbVerdicts::handler))
+
     fun startup(s: Services): Verdict? {
         val rust = s.rust.startupMillis ?: return null
         val best = s.jvms.filter { it.startupMillis != null }.minByOrNull { it.startupMillis!! } ?: return null
