@@ -447,8 +447,11 @@ class PostgresReplica private constructor(
     private fun follow(stream: PGReplicationStream) {
         val relations = HashMap<Int, RelationInfo>()
         var txn: TransactionBuffer? = null
-        // Committed transactions not yet applied: applied together once nothing more has arrived (group commit).
+        // Committed transactions not yet applied: applied together once nothing more has arrived, or once the first
+        // has waited GROUP_WAIT_NANOS (group commit). The wait bound matters: pgjdbc's readPending only says "nothing
+        // more" after a 1 ms read finds the socket silent, which a steady stream of commits never is.
         val group = ArrayList<Pair<TransactionBuffer, PgMessage.Commit>>()
+        var groupSince = 0L
         while (!closed.get()) {
             val buf = stream.readPending()
             if (buf == null) {
@@ -540,8 +543,11 @@ class PostgresReplica private constructor(
                         val counts = applyTransaction(t, m.endLsn)
                         applied(stream, listOf(t to m), listOf(counts))
                     } else {
+                        if (group.isEmpty()) groupSince = System.nanoTime()
                         group += t to m
-                        if (group.size >= GROUP_MAX) applyGroup(group, stream)
+                        if (group.size >= GROUP_MAX || System.nanoTime() - groupSince >= GROUP_WAIT_NANOS) {
+                            applyGroup(group, stream)
+                        }
                     }
                 }
 
@@ -772,6 +778,9 @@ class PostgresReplica private constructor(
 
         /** The most transactions applied as one batch (bounds a group's memory and its first transaction's wait). */
         private const val GROUP_MAX = 1024
+
+        /** The longest a committed transaction waits for others to join its group before the group is applied. */
+        private val GROUP_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(1)
 
         /** How often [awaitApplied] asks again for the server's position while it waits. */
         private val AWAIT_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(5)
