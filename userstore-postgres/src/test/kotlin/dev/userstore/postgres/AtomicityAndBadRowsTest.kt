@@ -3,9 +3,6 @@ package dev.userstore.postgres
 import dev.userstore.UserStore
 import dev.userstore.postgres.PgDatabase.Companion.assertReplicaEquals
 import dev.userstore.postgres.PgDatabase.Companion.contents
-import org.junit.jupiter.api.AfterAll
-import org.junit.jupiter.api.BeforeEach
-import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.params.ParameterizedTest
 import org.junit.jupiter.params.provider.MethodSource
 import java.util.concurrent.atomic.AtomicBoolean
@@ -17,22 +14,7 @@ import kotlin.test.assertNull
 import kotlin.test.assertTrue
 
 /** A reader never sees half of a source transaction; rows that break the rules are reported, not applied. */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class AtomicityAndBadRowsTest {
-    private lateinit var db: PgDatabase
-
-    /** Per test, so each one reports SKIPPED (with the reason) when USERSTORE_PG_URL is unset. */
-    @BeforeEach
-    fun database() {
-        if (!::db.isInitialized) db = PgDatabase.create()
-        db.sql("TRUNCATE users")
-    }
-
-    @AfterAll
-    fun tearDown() {
-        if (::db.isInitialized) db.close()
-    }
-
+class AtomicityAndBadRowsTest : PgDatabaseTest() {
     @ParameterizedTest
     @MethodSource("dev.userstore.postgres.StoreFactories#stores")
     fun `a reader never sees half of a transaction`(newStore: () -> UserStore) {

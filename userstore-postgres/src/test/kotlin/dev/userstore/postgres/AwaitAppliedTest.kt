@@ -1,9 +1,6 @@
 package dev.userstore.postgres
 
 import dev.userstore.UserStore
-import org.junit.jupiter.api.AfterAll
-import org.junit.jupiter.api.BeforeEach
-import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.params.ParameterizedTest
 import org.junit.jupiter.params.provider.MethodSource
 import org.postgresql.replication.LogSequenceNumber
@@ -15,21 +12,7 @@ import kotlin.test.assertNull
 import kotlin.test.assertTrue
 
 /** [PostgresReplica.awaitApplied]: read-your-writes after a COMMIT, by the position read on the writing connection. */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class AwaitAppliedTest {
-    private lateinit var db: PgDatabase
-
-    @BeforeEach
-    fun database() {
-        if (!::db.isInitialized) db = PgDatabase.create()
-        db.sql("TRUNCATE users")
-    }
-
-    @AfterAll
-    fun tearDown() {
-        if (::db.isInitialized) db.close()
-    }
-
+class AwaitAppliedTest : PgDatabaseTest() {
     private fun Connection.walLsn(): Long =
         createStatement().use { st ->
             st.executeQuery("SELECT pg_current_wal_lsn()").use { rs ->

@@ -6,11 +6,8 @@ import dev.userstore.Sync
 import dev.userstore.UserStore
 import dev.userstore.postgres.PgDatabase.Companion.assertReplicaEquals
 import dev.userstore.testing.ChildJvm
-import org.junit.jupiter.api.AfterAll
-import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Named
 import org.junit.jupiter.api.Test
-import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.api.io.TempDir
 import org.junit.jupiter.params.ParameterizedTest
 import org.junit.jupiter.params.provider.Arguments
@@ -29,24 +26,11 @@ import kotlin.test.assertTrue
 import kotlin.test.fail
 
 /** A durable replica (store on a data directory, named slot, [PositionStore.file]) restarted: no copy, equal. */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class DurableReplicaTest {
-    private lateinit var db: PgDatabase
+class DurableReplicaTest : PgDatabaseTest() {
+    override val startState = listOf("TRUNCATE users", "INSERT INTO users SELECT g, 'n' || g FROM generate_series(0, 999) g")
 
     @TempDir
     lateinit var tmp: Path
-
-    /** Per test, so each one reports SKIPPED (with the reason) when USERSTORE_PG_URL is unset. */
-    @BeforeEach
-    fun database() {
-        if (!::db.isInitialized) db = PgDatabase.create()
-        db.sql("TRUNCATE users", "INSERT INTO users SELECT g, 'n' || g FROM generate_series(0, 999) g")
-    }
-
-    @AfterAll
-    fun tearDown() {
-        if (::db.isInitialized) db.close()
-    }
 
     private fun slot() = "us_durable_" + Random.nextLong(1L shl 30).toString(36)
 

@@ -4,9 +4,6 @@ import dev.userstore.KotlinUserStore
 import dev.userstore.UserStore
 import dev.userstore.postgres.PgDatabase.Companion.assertReplicaEquals
 import dev.userstore.testing.ChildJvm
-import org.junit.jupiter.api.AfterAll
-import org.junit.jupiter.api.BeforeEach
-import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.params.ParameterizedTest
 import org.junit.jupiter.params.provider.MethodSource
 import java.time.Duration
@@ -19,21 +16,8 @@ import kotlin.test.assertTrue
 import kotlin.test.fail
 
 /** A replica's process SIGKILLed mid-stream: what it leaves on the server, and a new replica after it. */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class KillTest {
-    private lateinit var db: PgDatabase
-
-    /** Per test, so each one reports SKIPPED (with the reason) when USERSTORE_PG_URL is unset. */
-    @BeforeEach
-    fun database() {
-        if (!::db.isInitialized) db = PgDatabase.create()
-        db.sql("TRUNCATE users", "INSERT INTO users SELECT g, 'n' || g FROM generate_series(0, 999) g")
-    }
-
-    @AfterAll
-    fun tearDown() {
-        if (::db.isInitialized) db.close()
-    }
+class KillTest : PgDatabaseTest() {
+    override val startState = listOf("TRUNCATE users", "INSERT INTO users SELECT g, 'n' || g FROM generate_series(0, 999) g")
 
     /** Starts [ReplicaChild] on [slot] ("-": temporary); returns the process and the slot it uses once caught up. */
     private fun child(slot: String): Pair<Process, String> {

@@ -2,29 +2,14 @@ package dev.userstore.postgres
 
 import dev.userstore.UserStore
 import dev.userstore.postgres.PgDatabase.Companion.assertReplicaEquals
-import org.junit.jupiter.api.AfterAll
-import org.junit.jupiter.api.BeforeEach
-import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.params.ParameterizedTest
 import org.junit.jupiter.params.provider.MethodSource
 import kotlin.random.Random
 import kotlin.test.assertEquals
 
 /** Three replicas on one database at once, started at different moments, all equal to the table. */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class ManyReplicasTest {
-    private lateinit var db: PgDatabase
-
-    /** Per test, so each one reports SKIPPED (with the reason) when USERSTORE_PG_URL is unset. */
-    @BeforeEach
-    fun database() {
-        if (!::db.isInitialized) db = PgDatabase.create()
-    }
-
-    @AfterAll
-    fun tearDown() {
-        if (::db.isInitialized) db.close()
-    }
+class ManyReplicasTest : PgDatabaseTest() {
+    override val startState = emptyList<String>()
 
     @ParameterizedTest
     @MethodSource("dev.userstore.postgres.StoreFactories#stores")

@@ -2,10 +2,7 @@ package dev.userstore.postgres
 
 import dev.userstore.UserStore
 import dev.userstore.postgres.PgDatabase.Companion.assertReplicaEquals
-import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assumptions.assumeTrue
-import org.junit.jupiter.api.BeforeEach
-import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.params.ParameterizedTest
 import org.junit.jupiter.params.provider.MethodSource
 import java.time.Duration
@@ -16,22 +13,8 @@ import kotlin.test.assertFalse
 import kotlin.test.assertTrue
 
 /** The connection goes away (walsender killed, server restarted): the replica reconnects and catches up. */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class ReconnectTest {
-    private lateinit var db: PgDatabase
+class ReconnectTest : PgDatabaseTest() {
     private val fast = ReplicaOptions(minBackoff = Duration.ofMillis(50), maxBackoff = Duration.ofMillis(500))
-
-    /** Per test, so each one reports SKIPPED (with the reason) when USERSTORE_PG_URL is unset. */
-    @BeforeEach
-    fun database() {
-        if (!::db.isInitialized) db = PgDatabase.create()
-        db.sql("TRUNCATE users")
-    }
-
-    @AfterAll
-    fun tearDown() {
-        if (::db.isInitialized) db.close()
-    }
 
     private fun waitFor(
         what: String,

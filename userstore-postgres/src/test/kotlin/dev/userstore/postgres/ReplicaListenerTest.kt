@@ -1,9 +1,6 @@
 package dev.userstore.postgres
 
 import dev.userstore.UserStore
-import org.junit.jupiter.api.AfterAll
-import org.junit.jupiter.api.BeforeEach
-import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.params.ParameterizedTest
 import org.junit.jupiter.params.provider.MethodSource
 import org.postgresql.replication.LogSequenceNumber
@@ -15,21 +12,7 @@ import kotlin.test.assertEquals
 import kotlin.test.assertTrue
 
 /** [ReplicaOptions.listener]: one call per committed transaction of the stream, with its LSN, xid, rows and delay. */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class ReplicaListenerTest {
-    private lateinit var db: PgDatabase
-
-    @BeforeEach
-    fun database() {
-        if (!::db.isInitialized) db = PgDatabase.create()
-        db.sql("TRUNCATE users")
-    }
-
-    @AfterAll
-    fun tearDown() {
-        if (::db.isInitialized) db.close()
-    }
-
+class ReplicaListenerTest : PgDatabaseTest() {
     private fun Connection.lsn(function: String): Long =
         createStatement().use { st ->
             st.executeQuery("SELECT $function()").use { rs ->

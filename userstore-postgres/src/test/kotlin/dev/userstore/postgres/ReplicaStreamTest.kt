@@ -3,9 +3,6 @@ package dev.userstore.postgres
 import dev.userstore.UserStore
 import dev.userstore.postgres.PgDatabase.Companion.assertReplicaEquals
 import dev.userstore.postgres.PgDatabase.Companion.contents
-import org.junit.jupiter.api.AfterAll
-import org.junit.jupiter.api.BeforeEach
-import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.params.ParameterizedTest
 import org.junit.jupiter.params.provider.MethodSource
 import java.time.Duration
@@ -14,22 +11,7 @@ import kotlin.test.assertEquals
 import kotlin.test.assertTrue
 
 /** Initial copy, then the stream: the store equals the table after every random transaction (issue 21, item 5). */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class ReplicaStreamTest {
-    private lateinit var db: PgDatabase
-
-    /** Per test, so each one reports SKIPPED (with the reason) when USERSTORE_PG_URL is unset. */
-    @BeforeEach
-    fun database() {
-        if (!::db.isInitialized) db = PgDatabase.create()
-        db.sql("TRUNCATE users")
-    }
-
-    @AfterAll
-    fun tearDown() {
-        if (::db.isInitialized) db.close()
-    }
-
+class ReplicaStreamTest : PgDatabaseTest() {
     @ParameterizedTest
     @MethodSource("dev.userstore.postgres.StoreFactories#stores")
     fun `initial copy and random transactions keep the store equal to the table`(newStore: () -> UserStore) {
