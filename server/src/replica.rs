@@ -920,9 +920,9 @@ fn commit_group(
     repl: &ReplicationClient,
     group: &mut Vec<Committed>,
 ) -> Result<(), DbError> {
-    if group.len() <= 1 {
-        return match group.pop() {
-            Some(one) => commit(
+    let one_by_one = |group: &mut Vec<Committed>| -> Result<(), DbError> {
+        for one in group.drain(..) {
+            commit(
                 store,
                 state,
                 delays,
@@ -930,9 +930,12 @@ fn commit_group(
                 one.txn,
                 one.end_lsn,
                 one.commit_time_micros,
-            ),
-            None => Ok(()),
-        };
+            )?;
+        }
+        Ok(())
+    };
+    if group.len() <= 1 {
+        return one_by_one(group);
     }
     let mut merged = Transaction::default();
     for txn in group.iter().filter_map(|c| c.txn.as_ref()) {
@@ -966,20 +969,7 @@ fn commit_group(
         }
         Err(
             StoreError::InvalidId(_) | StoreError::InvalidName(_) | StoreError::InvalidBatch(_),
-        ) => {
-            for one in group.drain(..) {
-                commit(
-                    store,
-                    state,
-                    delays,
-                    repl,
-                    one.txn,
-                    one.end_lsn,
-                    one.commit_time_micros,
-                )?;
-            }
-            Ok(())
-        }
+        ) => one_by_one(group),
         Err(e) => Err(DbError(format!(
             "the store could not apply the {} transactions ending at {}: {e}",
             group.len(),
