@@ -78,7 +78,7 @@ internal class DbLoadTestSummary(
         val BUILD: Path = Path.of("kotlin-demo", "build", "reports", "userstore", "db-loadtest", "summary.json")
 
         /** Where recorded runs are kept, from the project root (`<date>-db-loadtest*` folders). */
-        val RECORDED: Path = Path.of("docs", "results")
+        val RECORDED: Path = RecordedRuns.FOLDER
 
         /** The summary's `kind`: the HTTP load test's summaries (and anything else) are not this. */
         const val KIND = "db-loadtest"
@@ -90,24 +90,8 @@ internal class DbLoadTestSummary(
          * The latest summary under [root] (the project root under `./gradlew run`): this build's own, else the
          * recorded one with the latest `date`; null when there is none in the expected shape.
          */
-        fun find(root: Path = Path.of("")): DbLoadTestSummary? {
-            read(root.resolve(BUILD), recorded = false)?.let { return it }
-            val recorded = root.resolve(RECORDED)
-            if (!Files.isDirectory(recorded)) return null
-            val candidates =
-                try {
-                    Files.list(recorded).use { dirs ->
-                        dirs
-                            .filter { it.fileName.toString().contains(KIND) }
-                            .map { it.resolve("summary.json") }
-                            .filter { Files.isRegularFile(it) }
-                            .toList()
-                    }
-                } catch (e: java.io.IOException) {
-                    return null
-                }
-            return candidates.mapNotNull { read(it, recorded = true) }.maxByOrNull { it.date }
-        }
+        fun find(root: Path = Path.of("")): DbLoadTestSummary? =
+            RecordedRuns.latest(root, BUILD, KIND, { path, recorded -> read(path, recorded) }) { it.date }
 
         /** Reads one summary file; null if it is missing, not JSON, or not a schema-1 db-loadtest summary. */
         fun read(

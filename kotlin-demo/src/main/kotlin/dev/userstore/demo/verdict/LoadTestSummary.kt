@@ -49,23 +49,9 @@ internal class LoadTestSummary(
         /** Where `./gradlew loadtest` leaves its latest summary, from the project root. */
         private val BUILD: Path = Path.of("kotlin-demo", "build", "reports", "userstore", "loadtest", "summary.json")
 
-        /** Where recorded runs are kept, from the project root. */
-        private val RECORDED: Path = Path.of("docs", "results")
-
         /** The latest summary available from the working directory (the project root under `./gradlew run`), or null. */
-        fun find(): LoadTestSummary? {
-            read(BUILD, recorded = false)?.let { return it }
-            if (!Files.isDirectory(RECORDED)) return null
-            val candidates =
-                Files.list(RECORDED).use { dirs ->
-                    dirs
-                        .filter { it.fileName.toString().contains("loadtest") }
-                        .map { it.resolve("summary.json") }
-                        .filter { Files.isRegularFile(it) }
-                        .toList()
-                }
-            return candidates.mapNotNull { read(it, recorded = true) }.maxByOrNull { it.date }
-        }
+        fun find(): LoadTestSummary? =
+            RecordedRuns.latest(Path.of(""), BUILD, "loadtest", { path, recorded -> read(path, recorded) }) { it.date }
 
         /** Reads one summary file; null if it is missing or not in the expected shape. */
         fun read(
