@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load test of the article's handler on a database (issue 21 item 6): the userstore HTTP services with --db, Rust
+# Load test of the article's handler on a database: the userstore HTTP services with --db, Rust
 # against Kotlin, on one PostgreSQL database of USERS rows:
 #   direct   every request is one statement on a pooled connection (docs/SERVICE.md, "Database modes"):
 #            rust = target/release/userstore-server --db URL --db-mode direct,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The summary of a scripts/db-loadtest.sh run (the article's handler on a database, issue 21 item 6).
+"""The summary of a scripts/db-loadtest.sh run (the article's handler on a database).
 
     db_loadtest_summary.py RUN_DIR       writes RUN_DIR/summary.json and prints summary.txt's text
     db_loadtest_summary.py --count FILE  prints the _count of userstore_replica_commit_delay_seconds in a

@@ -5,7 +5,7 @@ import java.math.BigDecimal
 import java.math.MathContext
 
 /**
- * The article's handler on a database (issue 21): GET /users/{id} answered from PostgreSQL by the Rust service and
+ * The article's handler on a database: GET /users/{id} answered from PostgreSQL by the Rust service and
  * by the Kotlin service, judged from a recorded `./gradlew dbLoadtest` ([DbLoadTestSummary]). Every threshold is a
  * named constant; the row appears only when a summary exists.
  */
