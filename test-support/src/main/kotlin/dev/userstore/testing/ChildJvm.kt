@@ -2,6 +2,7 @@ package dev.userstore.testing
 
 import java.io.File
 import java.nio.file.Path
+import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.TimeUnit
 
 /**
@@ -33,6 +34,28 @@ object ChildJvm {
             System.getProperty(LIBRARY_PROPERTY)?.takeIf { inheritLibrary }?.let { listOf("-D$LIBRARY_PROPERTY=$it") } ?: emptyList()
         return listOf(java, ENABLE_NATIVE_ACCESS) + library + jvmArgs +
             listOf("-cp", System.getProperty("java.class.path"), mainClass) + args
+    }
+
+    /**
+     * Starts [command] (stdout and stderr merged, read on a daemon thread) and waits at most [timeoutSeconds] for
+     * its first line starting with [marker]; returns the running process and the rest of that line. A child that
+     * prints no such line in time is killed and this throws [AssertionError].
+     */
+    fun startUntil(
+        command: List<String>,
+        marker: String,
+        timeoutSeconds: Long = 60,
+    ): Pair<Process, String> {
+        val process = ProcessBuilder(command).redirectErrorStream(true).start()
+        val lines = LinkedBlockingQueue<String>()
+        Thread { process.inputStream.bufferedReader().forEachLine { lines.put(it) } }.apply { isDaemon = true }.start()
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds)
+        while (System.nanoTime() < deadline) {
+            val line = lines.poll(100, TimeUnit.MILLISECONDS) ?: continue
+            if (line.startsWith(marker)) return process to line.removePrefix(marker).trim()
+        }
+        process.destroyForcibly()
+        throw AssertionError("child JVM ${command.joinToString(" ")} printed no line starting with \"$marker\" in $timeoutSeconds s")
     }
 
     /** A finished child: its exit code and everything it printed (stdout and stderr together). */

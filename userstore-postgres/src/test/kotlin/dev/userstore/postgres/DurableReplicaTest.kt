@@ -16,14 +16,12 @@ import java.io.IOException
 import java.nio.file.Files
 import java.nio.file.Path
 import java.time.Duration
-import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.TimeUnit
 import kotlin.random.Random
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertFalse
 import kotlin.test.assertTrue
-import kotlin.test.fail
 
 /** A durable replica (store on a data directory, named slot, [PositionStore.file]) restarted: no copy, equal. */
 class DurableReplicaTest : PgDatabaseTest() {
@@ -118,23 +116,12 @@ class DurableReplicaTest : PgDatabaseTest() {
         kind: String,
         dir: Path,
         slot: String,
-    ): Process {
-        val p =
-            ProcessBuilder(ChildJvm.command(DurableReplicaChild::class.java.name, args = listOf(db.url, kind, dir.toString(), slot)))
-                .redirectErrorStream(true)
-                .start()
-        val lines = LinkedBlockingQueue<String>()
-        Thread {
-            p.inputStream.bufferedReader().forEachLine { lines.put(it) }
-        }.apply { isDaemon = true }.start()
-        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60)
-        while (System.nanoTime() < deadline) {
-            val line = lines.poll(100, TimeUnit.MILLISECONDS) ?: continue
-            if (line == "READY") return p
-        }
-        p.destroyForcibly()
-        fail("the child replica did not catch up")
-    }
+    ): Process =
+        ChildJvm
+            .startUntil(
+                ChildJvm.command(DurableReplicaChild::class.java.name, args = listOf(db.url, kind, dir.toString(), slot)),
+                "READY",
+            ).first
 
     @Test
     fun `the position file store refuses BATCH and NONE, reads what it saved and names a damaged file`() {

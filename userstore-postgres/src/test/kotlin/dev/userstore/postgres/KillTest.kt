@@ -7,36 +7,19 @@ import dev.userstore.testing.ChildJvm
 import org.junit.jupiter.params.ParameterizedTest
 import org.junit.jupiter.params.provider.MethodSource
 import java.time.Duration
-import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.TimeUnit
 import kotlin.random.Random
 import kotlin.test.assertEquals
 import kotlin.test.assertFalse
 import kotlin.test.assertTrue
-import kotlin.test.fail
 
 /** A replica's process SIGKILLed mid-stream: what it leaves on the server, and a new replica after it. */
 class KillTest : PgDatabaseTest() {
     override val startState = listOf("TRUNCATE users", "INSERT INTO users SELECT g, 'n' || g FROM generate_series(0, 999) g")
 
     /** Starts [ReplicaChild] on [slot] ("-": temporary); returns the process and the slot it uses once caught up. */
-    private fun child(slot: String): Pair<Process, String> {
-        val p =
-            ProcessBuilder(ChildJvm.command(ReplicaChild::class.java.name, args = listOf(db.url, slot)))
-                .redirectErrorStream(true)
-                .start()
-        val lines = LinkedBlockingQueue<String>()
-        Thread {
-            p.inputStream.bufferedReader().forEachLine { lines.put(it) }
-        }.apply { isDaemon = true }.start()
-        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60)
-        while (System.nanoTime() < deadline) {
-            val line = lines.poll(100, TimeUnit.MILLISECONDS) ?: continue
-            if (line.startsWith("READY ")) return p to line.removePrefix("READY ")
-        }
-        p.destroyForcibly()
-        fail("the child replica did not catch up")
-    }
+    private fun child(slot: String): Pair<Process, String> =
+        ChildJvm.startUntil(ChildJvm.command(ReplicaChild::class.java.name, args = listOf(db.url, slot)), "READY ")
 
     private fun waitFor(
         what: String,
