@@ -168,19 +168,7 @@ fn copy_then_transactions_rollbacks_and_bad_rows_keep_the_store_equal_to_the_tab
             statements.push("TRUNCATE users".to_owned());
         }
         for _ in 0..1 + random.next(6) {
-            let id = random.next(IDS as u64);
-            let other = random.next(IDS as u64);
-            statements.push(match random.next(5) {
-                0 | 1 => format!(
-                    "INSERT INTO users VALUES ({id}, 'r{round}n{}') ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
-                    random.next(1000)
-                ),
-                2 => format!("UPDATE users SET name = name || 'u' WHERE id BETWEEN {id} AND {id} + 5"),
-                3 => format!("DELETE FROM users WHERE id = {id}"),
-                _ => format!(
-                    "UPDATE users SET id = {other} WHERE id = {id} AND NOT EXISTS (SELECT 1 FROM users WHERE id = {other})"
-                ),
-            });
+            statements.push(random_statement(&mut random, &format!("r{round}")));
         }
         let rollback = random.next(5) == 0;
         statements.push(if rollback { "ROLLBACK" } else { "COMMIT" }.to_owned());
@@ -501,24 +489,30 @@ fn a_postgres_restart_is_survived() {
     assert!(metric(&server, "userstore_replica_reconnects_total") >= 1.0);
 }
 
+/// One random statement on ids below `IDS`: an upsert (named `<tag>n<k>`), a rename of a range, a
+/// delete, or an id change.
+fn random_statement(random: &mut Random, tag: &str) -> String {
+    let id = random.next(IDS as u64);
+    let other = random.next(IDS as u64);
+    match random.next(5) {
+        0 | 1 => format!(
+            "INSERT INTO users VALUES ({id}, '{tag}n{}') ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
+            random.next(1000)
+        ),
+        2 => format!("UPDATE users SET name = name || 'u' WHERE id BETWEEN {id} AND {id} + 5"),
+        3 => format!("DELETE FROM users WHERE id = {id}"),
+        _ => format!(
+            "UPDATE users SET id = {other} WHERE id = {id} AND NOT EXISTS (SELECT 1 FROM users WHERE id = {other})"
+        ),
+    }
+}
+
 /// `count` random multi-statement transactions (inserts, updates, deletes, id changes).
 fn random_transactions(db: &TestDatabase, random: &mut Random, count: u64) {
     for round in 0..count {
         let mut statements = vec!["BEGIN".to_owned()];
         for _ in 0..1 + random.next(5) {
-            let id = random.next(IDS as u64);
-            let other = random.next(IDS as u64);
-            statements.push(match random.next(5) {
-                0 | 1 => format!(
-                    "INSERT INTO users VALUES ({id}, 'd{round}n{}') ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
-                    random.next(1000)
-                ),
-                2 => format!("UPDATE users SET name = name || 'u' WHERE id BETWEEN {id} AND {id} + 5"),
-                3 => format!("DELETE FROM users WHERE id = {id}"),
-                _ => format!(
-                    "UPDATE users SET id = {other} WHERE id = {id} AND NOT EXISTS (SELECT 1 FROM users WHERE id = {other})"
-                ),
-            });
+            statements.push(random_statement(random, &format!("d{round}")));
         }
         statements.push("COMMIT".to_owned());
         sql(&db.url, &statements.join("; "));
