@@ -14,15 +14,8 @@ import io.ktor.server.testing.ApplicationTestBuilder
 import io.ktor.server.testing.testApplication
 import io.micrometer.prometheusmetrics.PrometheusConfig
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry
-import org.junit.jupiter.api.AfterAll
-import org.junit.jupiter.api.Assumptions.assumeTrue
-import org.junit.jupiter.api.BeforeAll
-import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
-import org.junit.jupiter.api.TestInstance
 import java.net.URI
-import java.sql.DriverManager
-import java.util.UUID
 import kotlin.test.assertEquals
 import kotlin.test.assertFalse
 import kotlin.test.assertTrue
@@ -33,59 +26,7 @@ import kotlin.test.assertTrue
  * reason, when it is unset. The class works in a database of its own (`us_test_<random>`, created before and dropped
  * after), emptied before each test, so it collides neither with other classes nor with other suites on the cluster.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class DatabaseDirectTest {
-    private companion object {
-        const val SKIPPED = "skipped: USERSTORE_PG_URL unset (scripts/postgres.sh start prints one; CI sets it)"
-    }
-
-    private val clusterUrl: String? = System.getenv("USERSTORE_PG_URL")?.ifEmpty { null }
-    private val database =
-        "us_test_" +
-            UUID
-                .randomUUID()
-                .toString()
-                .replace("-", "")
-                .take(16)
-    private lateinit var url: String
-
-    /** A JDBC connection to [database] (or `postgres`, the cluster's administration database). */
-    private fun jdbc(db: String = database) =
-        URI(clusterUrl!!).let { uri ->
-            val user = uri.userInfo?.substringBefore(':')
-            DriverManager.getConnection(
-                "jdbc:postgresql://${uri.host}:${uri.port}/$db",
-                java.util.Properties().apply { if (user != null) setProperty("user", user) },
-            )
-        }
-
-    private fun query(sql: String): String? =
-        jdbc().use { c -> c.createStatement().use { s -> s.executeQuery(sql).use { r -> if (r.next()) r.getString(1) else null } } }
-
-    @BeforeAll
-    fun createDatabase() {
-        if (clusterUrl == null) {
-            System.err.println("DatabaseDirectTest: $SKIPPED")
-            return
-        }
-        jdbc("postgres").use { c -> c.createStatement().use { it.execute("CREATE DATABASE $database") } }
-        val uri = URI(clusterUrl)
-        url = URI(uri.scheme, uri.userInfo, uri.host, uri.port, "/$database", null, null).toString()
-    }
-
-    @AfterAll
-    fun dropDatabase() {
-        if (clusterUrl == null) return
-        jdbc("postgres").use { c -> c.createStatement().use { it.execute("DROP DATABASE IF EXISTS $database WITH (FORCE)") } }
-    }
-
-    /** Each test is reported skipped, with the reason, when there is no database to run it against. */
-    @BeforeEach
-    fun emptyTable() {
-        assumeTrue(clusterUrl != null, SKIPPED)
-        if (query("SELECT to_regclass('users')::text") != null) query("DELETE FROM users RETURNING 1")
-    }
-
+class DatabaseDirectTest : PgServiceTest() {
     private fun api(
         dbUrl: String = url,
         block: suspend ApplicationTestBuilder.(PostgresUsers) -> Unit,

@@ -17,12 +17,7 @@ import io.ktor.server.testing.testApplication
 import io.micrometer.prometheusmetrics.PrometheusConfig
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry
 import kotlinx.coroutines.delay
-import org.junit.jupiter.api.AfterAll
-import org.junit.jupiter.api.Assumptions.assumeTrue
-import org.junit.jupiter.api.BeforeAll
-import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
-import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.api.io.TempDir
 import org.junit.jupiter.params.ParameterizedTest
 import org.junit.jupiter.params.provider.EnumSource
@@ -30,9 +25,7 @@ import java.net.URI
 import java.net.http.HttpRequest
 import java.net.http.HttpResponse.BodyHandlers
 import java.nio.file.Path
-import java.sql.DriverManager
 import java.time.Duration
-import java.util.UUID
 import kotlin.test.assertEquals
 import kotlin.test.assertFalse
 import kotlin.test.assertTrue
@@ -43,72 +36,15 @@ import java.net.http.HttpClient as JdkHttpClient
  * PostgreSQL, answered once applied here) against a real PostgreSQL named by `USERSTORE_PG_URL`, over both stores.
  * Skipped, with that reason, when it is unset. The class works in a database of its own (`us_test_<random>`).
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class DatabaseReplicaTest {
+class DatabaseReplicaTest : PgServiceTest() {
     private companion object {
-        const val SKIPPED = "skipped: USERSTORE_PG_URL unset (scripts/postgres.sh start prints one; CI sets it)"
         const val SECRET = "Pw-replica-5d2e9a"
     }
-
-    private val clusterUrl: String? = System.getenv("USERSTORE_PG_URL")?.ifEmpty { null }
-    private val database =
-        "us_test_" +
-            UUID
-                .randomUUID()
-                .toString()
-                .replace("-", "")
-                .take(16)
-    private lateinit var url: String
-
-    private fun jdbc(db: String = database) =
-        URI(clusterUrl!!).let { uri ->
-            val user = uri.userInfo?.substringBefore(':')
-            DriverManager.getConnection(
-                "jdbc:postgresql://${uri.host}:${uri.port}/$db",
-                java.util.Properties().apply { if (user != null) setProperty("user", user) },
-            )
-        }
-
-    private fun query(sql: String): String? =
-        jdbc().use { c -> c.createStatement().use { s -> s.executeQuery(sql).use { r -> if (r.next()) r.getString(1) else null } } }
 
     /** [url] with a password in it (the project's cluster trusts loopback: accepted unchecked, it must never show). */
     private fun urlWithPassword(): String {
         val uri = URI(url)
         return URI(uri.scheme, uri.userInfo + ":" + SECRET, uri.host, uri.port, uri.path, null, null).toString()
-    }
-
-    @BeforeAll
-    fun createDatabase() {
-        if (clusterUrl == null) {
-            System.err.println("DatabaseReplicaTest: $SKIPPED")
-            return
-        }
-        jdbc("postgres").use { c -> c.createStatement().use { it.execute("CREATE DATABASE $database") } }
-        val uri = URI(clusterUrl)
-        url = URI(uri.scheme, uri.userInfo, uri.host, uri.port, "/$database", null, null).toString()
-    }
-
-    @AfterAll
-    fun dropDatabase() {
-        if (clusterUrl == null) return
-        // A replica's walsender can outlive its client by a moment; DROP DATABASE refuses while its slot is active.
-        jdbc("postgres").use { c ->
-            c.createStatement().use {
-                it.execute(
-                    "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots " +
-                        "WHERE database = '$database' AND active_pid IS NOT NULL",
-                )
-                Thread.sleep(200)
-                it.execute("DROP DATABASE IF EXISTS $database WITH (FORCE)")
-            }
-        }
-    }
-
-    @BeforeEach
-    fun emptyTable() {
-        assumeTrue(clusterUrl != null, SKIPPED)
-        if (query("SELECT to_regclass('users')::text") != null) query("DELETE FROM users RETURNING 1")
     }
 
     /** The replica module over a new [store] fed from [replicaUrl], writes through [dbUrl]; waits for the copy. */
